@@ -1,0 +1,633 @@
+//! Batched forward and reverse-mode evaluation.
+//!
+//! A batch of `b` samples is laid out sample-major: the value of a node of length
+//! `n` is `b × n` floats. Nodes that do not depend on x were evaluated at compile
+//! time and are read with a batch stride of 0. Each operation is one tight loop
+//! over the batch (vectorised by the compiler for the common shapes), so the
+//! interpretive overhead is paid once per node per batch, never per sample.
+//!
+//! Reverse mode: adjoints ∂f/∂v are per sample (`b × n`) for every node from which
+//! x or a differentiated parameter can be reached through differentiable edges;
+//! one backward sweep yields ∇ₓf and the direct ∇_θf for the whole batch.
+
+use super::program::{Kind, Map, Node, Op, Program, Reduce, Zip};
+
+/// A read-only view of a node's value for a batch.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    data: &'a [f64],
+    /// Distance between consecutive samples: `len`, or 0 for a value shared by all.
+    bstride: usize,
+    len: usize,
+}
+
+/// A row (one sample's value, or a whole flat batch): a slice or one broadcast number.
+#[derive(Clone, Copy)]
+enum Flat<'a> {
+    Slice(&'a [f64]),
+    Const(f64),
+}
+
+impl<'a> View<'a> {
+    pub(crate) fn uniform(data: &'a [f64]) -> Self {
+        View {
+            data,
+            bstride: 0,
+            len: data.len(),
+        }
+    }
+
+    fn varying(data: &'a [f64], len: usize) -> Self {
+        View {
+            data,
+            bstride: len,
+            len,
+        }
+    }
+
+    /// The whole batch as one flat array of `b × n`, when that is possible.
+    fn flat(&self, b: usize, n: usize) -> Option<Flat<'a>> {
+        if self.len == n && (self.bstride == n || b == 1) {
+            Some(Flat::Slice(&self.data[..b * n]))
+        } else if self.len == 1 && self.bstride == 0 {
+            Some(Flat::Const(self.data[0]))
+        } else {
+            None
+        }
+    }
+
+    /// Sample `r` as a row of length `n` (a broadcast number if this is a scalar).
+    fn row(&self, r: usize, n: usize) -> Flat<'a> {
+        let start = r * self.bstride;
+        if self.len == 1 && n != 1 {
+            Flat::Const(self.data[start])
+        } else {
+            Flat::Slice(&self.data[start..start + self.len])
+        }
+    }
+
+    #[inline]
+    fn at(&self, r: usize, j: usize) -> f64 {
+        self.data[r * self.bstride + if self.len == 1 { 0 } else { j }]
+    }
+}
+
+/// `out[k] = f(a[k], c[k])` over flat arrays or broadcast numbers.
+#[inline(always)]
+fn zip_flat(out: &mut [f64], a: Flat<'_>, c: Flat<'_>, f: impl Fn(f64, f64) -> f64) {
+    match (a, c) {
+        (Flat::Slice(a), Flat::Slice(c)) => {
+            for ((o, &p), &q) in out.iter_mut().zip(a).zip(c) {
+                *o = f(p, q);
+            }
+        }
+        (Flat::Slice(a), Flat::Const(q)) => {
+            for (o, &p) in out.iter_mut().zip(a) {
+                *o = f(p, q);
+            }
+        }
+        (Flat::Const(p), Flat::Slice(c)) => {
+            for (o, &q) in out.iter_mut().zip(c) {
+                *o = f(p, q);
+            }
+        }
+        (Flat::Const(p), Flat::Const(q)) => out.fill(f(p, q)),
+    }
+}
+
+#[inline(always)]
+fn zip_views(
+    out: &mut [f64],
+    a: View<'_>,
+    c: View<'_>,
+    b: usize,
+    n: usize,
+    f: impl Fn(f64, f64) -> f64 + Copy,
+) {
+    if let (Some(fa), Some(fc)) = (a.flat(b, n), c.flat(b, n)) {
+        zip_flat(&mut out[..b * n], fa, fc, f);
+    } else {
+        for r in 0..b {
+            zip_flat(&mut out[r * n..(r + 1) * n], a.row(r, n), c.row(r, n), f);
+        }
+    }
+}
+
+#[inline(always)]
+fn map_view(out: &mut [f64], a: View<'_>, b: usize, n: usize, f: impl Fn(f64) -> f64 + Copy) {
+    zip_views(out, a, a, b, n, move |p, _| f(p));
+}
+
+/// log(1 + eᵃ) without overflow.
+#[inline]
+pub(crate) fn softplus(a: f64) -> f64 {
+    a.max(0.0) + (-a.abs()).exp().ln_1p()
+}
+
+/// 1/(1 + e⁻ᵃ) without overflow.
+#[inline]
+pub(crate) fn sigmoid(a: f64) -> f64 {
+    if a >= 0.0 {
+        1.0 / (1.0 + (-a).exp())
+    } else {
+        let e = a.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn map_fn(m: Map) -> impl Fn(f64) -> f64 + Copy {
+    move |a: f64| match m {
+        Map::Neg => -a,
+        Map::Exp => a.exp(),
+        Map::Log => a.ln(),
+        Map::Log1p => a.ln_1p(),
+        Map::Sqrt => a.sqrt(),
+        Map::Abs => a.abs(),
+        Map::Sin => a.sin(),
+        Map::Cos => a.cos(),
+        Map::Tanh => a.tanh(),
+        Map::Sigmoid => sigmoid(a),
+        Map::Softplus => softplus(a),
+        Map::Square => a * a,
+        Map::PowI(k) => a.powi(k),
+        Map::PowF(k) => a.powf(k),
+    }
+}
+
+/// dy/da given a and y = m(a).
+#[inline(always)]
+fn map_deriv(m: Map, a: f64, y: f64) -> f64 {
+    match m {
+        Map::Neg => -1.0,
+        Map::Exp => y,
+        Map::Log => 1.0 / a,
+        Map::Log1p => 1.0 / (1.0 + a),
+        Map::Sqrt => 0.5 / y,
+        Map::Abs => {
+            if a > 0.0 {
+                1.0
+            } else if a < 0.0 {
+                -1.0
+            } else {
+                0.0
+            }
+        }
+        Map::Sin => a.cos(),
+        Map::Cos => -a.sin(),
+        Map::Tanh => 1.0 - y * y,
+        Map::Sigmoid => y * (1.0 - y),
+        Map::Softplus => sigmoid(a),
+        Map::Square => 2.0 * a,
+        Map::PowI(k) => f64::from(k) * a.powi(k - 1),
+        Map::PowF(k) => k * a.powf(k - 1.0),
+    }
+}
+
+fn zip_fn(z: Zip) -> impl Fn(f64, f64) -> f64 + Copy {
+    move |a: f64, c: f64| match z {
+        Zip::Add => a + c,
+        Zip::Sub => a - c,
+        Zip::Mul => a * c,
+        Zip::Div => a / c,
+        Zip::Pow => a.powf(c),
+        Zip::Min => a.min(c),
+        Zip::Max => a.max(c),
+        Zip::Lt => f64::from(u8::from(a < c)),
+        Zip::Le => f64::from(u8::from(a <= c)),
+        Zip::Gt => f64::from(u8::from(a > c)),
+        Zip::Ge => f64::from(u8::from(a >= c)),
+        Zip::Eq => f64::from(u8::from(a == c)),
+        Zip::Ne => f64::from(u8::from(a != c)),
+    }
+}
+
+/// ∂y/∂(argument `which`) for y = z(a, c).
+#[inline(always)]
+fn zip_deriv(z: Zip, which: usize, a: f64, c: f64, y: f64) -> f64 {
+    match (z, which) {
+        (Zip::Add, _) => 1.0,
+        (Zip::Sub, 0) => 1.0,
+        (Zip::Sub, _) => -1.0,
+        (Zip::Mul, 0) => c,
+        (Zip::Mul, _) => a,
+        (Zip::Div, 0) => 1.0 / c,
+        (Zip::Div, _) => -y / c,
+        (Zip::Pow, 0) => {
+            if c == 0.0 {
+                0.0
+            } else {
+                c * a.powf(c - 1.0)
+            }
+        }
+        (Zip::Pow, _) => {
+            if a == 0.0 {
+                0.0
+            } else {
+                y * a.ln()
+            }
+        }
+        // Ties send the gradient to the first argument.
+        (Zip::Min, 0) => f64::from(u8::from(a <= c)),
+        (Zip::Min, _) => f64::from(u8::from(a > c)),
+        (Zip::Max, 0) => f64::from(u8::from(a >= c)),
+        (Zip::Max, _) => f64::from(u8::from(a < c)),
+        _ => 0.0,
+    }
+}
+
+/// Computes one node's value for a batch of `b` samples into `out` (`b × len`).
+pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize, scratch: &mut [f64]) {
+    let n = node.len;
+    match &node.op {
+        Op::X | Op::Param(_) | Op::Const => {}
+        Op::Map(m) => map_view(out, args[0], b, n, map_fn(*m)),
+        Op::Zip(z) => zip_views(out, args[0], args[1], b, n, zip_fn(*z)),
+        Op::Index(i) => {
+            let a = args[0];
+            for (r, o) in out[..b].iter_mut().enumerate() {
+                *o = a.at(r, *i);
+            }
+        }
+        Op::Vector => {
+            for r in 0..b {
+                for (k, a) in args.iter().enumerate() {
+                    out[r * n + k] = a.at(r, 0);
+                }
+            }
+        }
+        Op::Dot => {
+            let (a, c) = (args[0], args[1]);
+            let m = a.len.max(c.len);
+            for (r, o) in out[..b].iter_mut().enumerate() {
+                *o = match (a.row(r, m), c.row(r, m)) {
+                    (Flat::Slice(p), Flat::Slice(q)) => p.iter().zip(q).map(|(u, v)| u * v).sum(),
+                    (Flat::Slice(p), Flat::Const(v)) | (Flat::Const(v), Flat::Slice(p)) => {
+                        v * p.iter().sum::<f64>()
+                    }
+                    (Flat::Const(u), Flat::Const(v)) => u * v,
+                };
+            }
+        }
+        Op::Reduce(red) => {
+            let a = args[0];
+            let m = a.len;
+            for (r, o) in out[..b].iter_mut().enumerate() {
+                let row = match a.row(r, m) {
+                    Flat::Slice(s) => s,
+                    Flat::Const(_) => unreachable!("a row of its own length is a slice"),
+                };
+                *o = reduce(*red, row, scratch);
+            }
+        }
+    }
+}
+
+fn reduce(red: Reduce, row: &[f64], _scratch: &mut [f64]) -> f64 {
+    match red {
+        Reduce::Sum => row.iter().sum(),
+        Reduce::Mean => row.iter().sum::<f64>() / row.len() as f64,
+        Reduce::Prod => row.iter().product(),
+        Reduce::Norm => row.iter().map(|v| v * v).sum::<f64>().sqrt(),
+        Reduce::LogSumExp => {
+            let m = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            if m == f64::NEG_INFINITY || !m.is_finite() {
+                return m;
+            }
+            m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+        }
+    }
+}
+
+/// Adds the contribution of `node`'s adjoint (`adj_out`, `b × len`) to the adjoint
+/// of its argument number `which` (`adj_arg`, `b × len_arg`).
+#[allow(clippy::too_many_arguments)]
+fn backward(
+    node: &Node,
+    which: usize,
+    args: &[View<'_>],
+    y: View<'_>,
+    adj_out: &[f64],
+    adj_arg: &mut [f64],
+    b: usize,
+    scratch: &mut [f64],
+) {
+    let n = node.len;
+    let la = if node.op == Op::Vector { 1 } else { args[which].len };
+    match &node.op {
+        Op::X | Op::Param(_) | Op::Const => {}
+        Op::Map(m) => {
+            let a = args[0];
+            let m = *m;
+            match (a.flat(b, n), y.flat(b, n)) {
+                (Some(Flat::Slice(av)), Some(Flat::Slice(yv))) => {
+                    for k in 0..b * n {
+                        adj_arg[k] += adj_out[k] * map_deriv(m, av[k], yv[k]);
+                    }
+                }
+                _ => {
+                    for r in 0..b {
+                        for j in 0..n {
+                            adj_arg[r * n + j] += adj_out[r * n + j] * map_deriv(m, a.at(r, j), y.at(r, j));
+                        }
+                    }
+                }
+            }
+        }
+        Op::Zip(z) => {
+            let (a, c, z) = (args[0], args[1], *z);
+            if la == n {
+                match (a.flat(b, n), c.flat(b, n), y.flat(b, n)) {
+                    (Some(Flat::Slice(av)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
+                        for k in 0..b * n {
+                            adj_arg[k] += adj_out[k] * zip_deriv(z, which, av[k], cv[k], yv[k]);
+                        }
+                    }
+                    (Some(Flat::Slice(av)), Some(Flat::Const(cv)), Some(Flat::Slice(yv))) => {
+                        for k in 0..b * n {
+                            adj_arg[k] += adj_out[k] * zip_deriv(z, which, av[k], cv, yv[k]);
+                        }
+                    }
+                    (Some(Flat::Const(av)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
+                        for k in 0..b * n {
+                            adj_arg[k] += adj_out[k] * zip_deriv(z, which, av, cv[k], yv[k]);
+                        }
+                    }
+                    _ => {
+                        for r in 0..b {
+                            for j in 0..n {
+                                adj_arg[r * n + j] += adj_out[r * n + j]
+                                    * zip_deriv(z, which, a.at(r, j), c.at(r, j), y.at(r, j));
+                            }
+                        }
+                    }
+                }
+            } else {
+                // A broadcast scalar argument collects the sum over the row.
+                for r in 0..b {
+                    let mut acc = 0.0;
+                    for j in 0..n {
+                        acc += adj_out[r * n + j] * zip_deriv(z, which, a.at(r, j), c.at(r, j), y.at(r, j));
+                    }
+                    adj_arg[r] += acc;
+                }
+            }
+        }
+        Op::Index(i) => {
+            for r in 0..b {
+                adj_arg[r * la + i] += adj_out[r];
+            }
+        }
+        Op::Vector => {
+            for r in 0..b {
+                adj_arg[r] += adj_out[r * n + which];
+            }
+        }
+        Op::Dot => {
+            let other = args[1 - which];
+            let m = args[0].len.max(args[1].len);
+            for r in 0..b {
+                let g = adj_out[r];
+                if la == m {
+                    for j in 0..m {
+                        adj_arg[r * m + j] += g * other.at(r, j);
+                    }
+                } else {
+                    let s: f64 = (0..m).map(|j| other.at(r, j)).sum();
+                    adj_arg[r] += g * s;
+                }
+            }
+        }
+        Op::Reduce(red) => {
+            let a = args[0];
+            for r in 0..b {
+                let g = adj_out[r];
+                let yr = y.at(r, 0);
+                let dst = &mut adj_arg[r * la..(r + 1) * la];
+                let src = match a.row(r, la) {
+                    Flat::Slice(s) => s,
+                    Flat::Const(_) => unreachable!("a row of its own length is a slice"),
+                };
+                match red {
+                    Reduce::Sum => dst.iter_mut().for_each(|d| *d += g),
+                    Reduce::Mean => {
+                        let w = g / la as f64;
+                        dst.iter_mut().for_each(|d| *d += w);
+                    }
+                    Reduce::Norm => {
+                        if yr > 0.0 {
+                            for (d, v) in dst.iter_mut().zip(src) {
+                                *d += g * v / yr;
+                            }
+                        }
+                    }
+                    Reduce::LogSumExp => {
+                        for (d, v) in dst.iter_mut().zip(src) {
+                            *d += g * (v - yr).exp();
+                        }
+                    }
+                    Reduce::Prod => {
+                        // ∂/∂vⱼ Πᵢ vᵢ = Π_{i<j} vᵢ · Π_{i>j} vᵢ (exact even when some vᵢ = 0).
+                        let suffix = &mut scratch[..la];
+                        let mut acc = 1.0;
+                        for j in (0..la).rev() {
+                            suffix[j] = acc;
+                            acc *= src[j];
+                        }
+                        let mut prefix = 1.0;
+                        for j in 0..la {
+                            dst[j] += g * prefix * suffix[j];
+                            prefix *= src[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What to compute besides f.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Want {
+    /// ∇ₓf, for pathwise estimators.
+    pub grad_x: bool,
+    /// The direct ∇_θf, when f references differentiated parameters.
+    pub grad_theta: bool,
+}
+
+/// Buffers for evaluating one program on batches of up to `capacity` samples.
+/// Allocated once per worker; evaluation itself never allocates.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    capacity: usize,
+    vals: Vec<f64>,
+    adj: Vec<f64>,
+    scratch: Vec<f64>,
+    f: Vec<f64>,
+    grad_x: Vec<f64>,
+    grad_theta: Vec<f64>,
+}
+
+/// The results of evaluating a batch. `grad_theta` is component-major:
+/// `grad_theta[k × b + r]` is ∂f/∂θₖ at sample r.
+#[derive(Debug)]
+pub struct Outputs<'a> {
+    pub f: &'a [f64],
+    pub grad_x: &'a [f64],
+    pub grad_theta: &'a [f64],
+}
+
+impl Program {
+    /// Buffers for batches of up to `capacity` samples.
+    pub fn workspace(&self, capacity: usize) -> Workspace {
+        Workspace {
+            capacity,
+            vals: vec![0.0; self.vals_per_sample * capacity],
+            adj: vec![0.0; self.adj_per_sample * capacity],
+            scratch: vec![0.0; self.max_len],
+            f: vec![0.0; capacity],
+            grad_x: vec![0.0; self.x_len * capacity],
+            grad_theta: vec![0.0; self.grad_len * capacity],
+        }
+    }
+
+    /// Evaluates f (and the requested gradients) for the `b` samples in `x`
+    /// (sample-major, `b × x_len`).
+    pub fn eval<'w>(&self, ws: &'w mut Workspace, x: &[f64], b: usize, want: Want) -> Outputs<'w> {
+        assert!(b <= ws.capacity, "batch larger than the workspace");
+        assert_eq!(x.len(), b * self.x_len, "x has the wrong length");
+        let Workspace {
+            vals,
+            adj,
+            scratch,
+            f,
+            grad_x,
+            grad_theta,
+            ..
+        } = ws;
+        // Forward sweep over the nodes that vary with x.
+        for node in &self.nodes {
+            if node.kind != Kind::Varying || node.op == Op::X {
+                continue;
+            }
+            let (before, rest) = vals.split_at_mut(node.val * b);
+            let out = &mut rest[..node.len * b];
+            if node.op == Op::Vector {
+                // Entries are scalars; copied one by one, so no list of views is built.
+                let n = node.len;
+                for (k, &a) in node.args.iter().enumerate() {
+                    let v = self.view(a, before, x, b);
+                    for r in 0..b {
+                        out[r * n + k] = v.at(r, 0);
+                    }
+                }
+                continue;
+            }
+            let mut views = [View::uniform(&[]); 2];
+            for (slot, &a) in views.iter_mut().zip(&node.args) {
+                *slot = self.view(a, before, x, b);
+            }
+            let args = &views[..node.args.len()];
+            forward(node, args, out, b, scratch);
+        }
+        let root = &self.nodes[self.root];
+        let fv = self.view(self.root, vals, x, b);
+        for (r, o) in f[..b].iter_mut().enumerate() {
+            *o = fv.at(r, 0);
+        }
+        let reach = |n: &Node| (want.grad_x && n.reach_x) || (want.grad_theta && n.reach_p);
+        if reach(root) {
+            self.backward_sweep(adj, vals, x, b, want, scratch);
+        }
+        let xs = &mut grad_x[..b * self.x_len];
+        let gt = &mut grad_theta[..b * self.grad_len];
+        if want.grad_x {
+            match self.nodes.iter().find(|n| n.op == Op::X) {
+                Some(n) if n.reach_x && reach(root) => {
+                    let off = n.adj.expect("x has an adjoint") * b;
+                    xs.copy_from_slice(&adj[off..off + b * self.x_len]);
+                }
+                _ => xs.fill(0.0),
+            }
+        }
+        if want.grad_theta {
+            gt.fill(0.0);
+            if reach(root) {
+                for n in &self.nodes {
+                    let Op::Param(k) = n.op else { continue };
+                    let (Some(g0), Some(a0)) = (self.bindings[k].grad_offset, n.adj) else {
+                        continue;
+                    };
+                    let src = &adj[a0 * b..(a0 + n.len) * b];
+                    for j in 0..n.len {
+                        let dst = &mut gt[(g0 + j) * b..(g0 + j + 1) * b];
+                        for (r, d) in dst.iter_mut().enumerate() {
+                            *d = src[r * n.len + j];
+                        }
+                    }
+                }
+            }
+        }
+        Outputs {
+            f: &f[..b],
+            grad_x: &grad_x[..b * self.x_len],
+            grad_theta: &grad_theta[..b * self.grad_len],
+        }
+    }
+
+    fn view<'a>(&'a self, id: usize, vals: &'a [f64], x: &'a [f64], b: usize) -> View<'a> {
+        let n = &self.nodes[id];
+        match n.kind {
+            Kind::Varying if n.op == Op::X => View::varying(&x[..b * n.len], n.len),
+            Kind::Varying => View::varying(&vals[n.val * b..(n.val + n.len) * b], n.len),
+            _ => View::uniform(&self.store[n.val..n.val + n.len]),
+        }
+    }
+
+    fn backward_sweep(
+        &self,
+        adj: &mut [f64],
+        vals: &[f64],
+        x: &[f64],
+        b: usize,
+        want: Want,
+        scratch: &mut [f64],
+    ) {
+        let reach = |n: &Node| (want.grad_x && n.reach_x) || (want.grad_theta && n.reach_p);
+        for n in &self.nodes {
+            if let (Some(a), true) = (n.adj, reach(n)) {
+                adj[a * b..(a + n.len) * b].fill(0.0);
+            }
+        }
+        let r0 = self.nodes[self.root].adj.expect("the root is reached");
+        adj[r0 * b..(r0 + 1) * b].fill(1.0);
+        for id in (0..self.nodes.len()).rev() {
+            let node = &self.nodes[id];
+            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step()) {
+                continue;
+            }
+            let out_off = node.adj.expect("reached nodes have adjoints");
+            let (before, rest) = adj.split_at_mut(out_off * b);
+            let adj_out = &rest[..node.len * b];
+            let y = self.view(id, vals, x, b);
+            // Vector literals need no argument values going backwards.
+            let mut small = [View::uniform(&[]); 2];
+            let views: &[View<'_>] = if node.op == Op::Vector {
+                &[]
+            } else {
+                for (slot, &a) in small.iter_mut().zip(&node.args) {
+                    *slot = self.view(a, vals, x, b);
+                }
+                &small[..node.args.len()]
+            };
+            for (which, &a) in node.args.iter().enumerate() {
+                let an = &self.nodes[a];
+                if !reach(an) {
+                    continue;
+                }
+                let off = an.adj.expect("reached nodes have adjoints");
+                let adj_arg = &mut before[off * b..(off + an.len) * b];
+                backward(node, which, views, y, adj_out, adj_arg, b, scratch);
+            }
+        }
+    }
+}

@@ -1,0 +1,633 @@
+//! Runs a job: N is split into chunks that depend only on the job (never on the
+//! number of threads); chunk c draws from its own stream (the seed's generator
+//! jumped c times, 2¹²⁸ draws apart); chunks run in parallel on rayon's pool and
+//! their summaries are merged in chunk order. So the same job and seed give
+//! bit-identical results on any machine and any number of threads, and memory
+//! does not grow with N.
+//!
+//! Within a chunk, samples are drawn and evaluated in batches (a few hundred to a
+//! few thousand numbers), so the objective is interpreted once per batch, and the
+//! hot loop neither allocates nor locks. Cancellation, a deadline and progress
+//! are checked between batches.
+//!
+//! Standard errors come from batch means over the chunks (at least 32 whenever
+//! N ≥ 64), which stay honest when terms within a chunk are correlated
+//! (leave-one-out and cross-fitted baselines).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rayon::prelude::*;
+use thiserror::Error;
+
+use super::distributions::{Distribution, grad_len};
+use super::estimators::score_function;
+use super::estimators::{Baseline, Estimator, EstimatorKind};
+use super::objective::Want;
+use super::stats::{CoMoments, Moments, batch_means_se};
+use super::{Job, NonFinitePolicy, SampleRng};
+
+/// Hooks the caller uses to stop a run and watch it.
+#[derive(Debug, Clone, Copy)]
+pub struct Controls<'a> {
+    /// Set to stop the run (checked between batches).
+    pub cancel: &'a AtomicBool,
+    /// Stop with [`RunError::DeadlineExceeded`] after this instant.
+    pub deadline: Option<Instant>,
+    /// Samples done so far, for progress reports.
+    pub progress: &'a AtomicU64,
+}
+
+/// Why a run stopped without a result.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum RunError {
+    #[error("the run was cancelled")]
+    Cancelled,
+    #[error("the run did not finish within its time budget ({done} of {total} samples done)")]
+    DeadlineExceeded { done: u64, total: u64 },
+    #[error("{0}")]
+    NonFinite(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Mean, variance and standard error of one quantity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Summary {
+    pub mean: f64,
+    pub variance: f64,
+    pub std_error: f64,
+}
+
+/// Name and shape of a differentiated parameter, in gradient order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamLayout {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+}
+
+/// The exact gradient, where it is cheaply known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    pub method: &'static str,
+    pub gradient: Vec<f64>,
+    pub objective: f64,
+}
+
+/// Observed category frequencies of a categorical and their fit to softmax(logits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CategoryFit {
+    pub frequencies: Vec<f64>,
+    pub expected: Vec<f64>,
+    pub chi_square: f64,
+    pub degrees_of_freedom: usize,
+    pub p_value: f64,
+}
+
+/// How the run went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnostics {
+    pub samples: u64,
+    pub seed: u64,
+    pub elapsed_ms: f64,
+    pub samples_per_second: f64,
+    pub non_finite: u64,
+    pub sample_mean: Vec<f64>,
+    pub sample_variance: Vec<f64>,
+    /// The baseline applied, per gradient component (score function only).
+    pub baseline: Option<Vec<f64>>,
+    pub category_frequencies: Option<CategoryFit>,
+    pub chunks: usize,
+    pub warnings: Vec<String>,
+}
+
+/// The result of a run. Gradient-shaped vectors are flat, in [`Estimate::layout`] order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub estimator: EstimatorKind,
+    pub unbiased: bool,
+    pub layout: Vec<ParamLayout>,
+    pub gradient: Vec<f64>,
+    /// Per-sample variance of the single-sample gradient terms, as computed.
+    pub variance: Vec<f64>,
+    /// Standard error of `gradient`, by batch means.
+    pub std_error: Vec<f64>,
+    pub objective: Summary,
+    pub reference: Option<Reference>,
+    pub diagnostics: Diagnostics,
+}
+
+/// How N is cut into chunks and batches; a function of the job alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub chunks: usize,
+    /// Chunk c has `base + 1` samples if c < `extra`, else `base`.
+    pub base: u64,
+    pub extra: usize,
+    /// Target batch size (a batch holds between `batch` and 2·`batch` − 1 samples,
+    /// or the whole chunk when it is smaller).
+    pub batch: usize,
+}
+
+/// Numbers handled per chunk, about: big enough to amortise scheduling, small
+/// enough to give many chunks for batch means and load balance.
+const CHUNK_WORK: usize = 1 << 20;
+/// Numbers per batch, about: the batch's buffers stay in the L2 cache.
+const BATCH_WORK: usize = 1 << 15;
+/// Fewest chunks, when N allows: batch means need enough batches.
+const MIN_CHUNKS: u64 = 32;
+/// Bound on the numbers kept per chunk summary times the number of chunks.
+const SUMMARY_BUDGET: usize = 1 << 23;
+
+impl Plan {
+    /// `per_sample` is about how many numbers one sample touches; `summary` how
+    /// many numbers a chunk's summary keeps.
+    pub fn new(samples: u64, per_sample: usize, summary: usize) -> Plan {
+        let per_sample = per_sample.max(1);
+        let chunk_target = (CHUNK_WORK / per_sample).max(2) as u64;
+        let mut chunks = samples.div_ceil(chunk_target);
+        chunks = chunks.max(MIN_CHUNKS.min(samples / 2)).max(1);
+        let max_chunks = (SUMMARY_BUDGET / summary.max(1)).max(MIN_CHUNKS as usize) as u64;
+        chunks = chunks.min(max_chunks);
+        let base = samples / chunks;
+        let extra = (samples % chunks) as usize;
+        let batch = (BATCH_WORK / per_sample).clamp(1, 1024).max(2);
+        Plan {
+            chunks: chunks as usize,
+            base,
+            extra,
+            batch,
+        }
+    }
+
+    pub fn chunk_len(&self, c: usize) -> u64 {
+        self.base + u64::from(c < self.extra)
+    }
+
+    /// Sizes of the batches of a chunk of `len` samples: balanced, each ≥ 2
+    /// whenever `len` ≥ 2 (the leave-one-out baseline needs two).
+    fn batches(&self, len: u64) -> impl Iterator<Item = usize> {
+        let count = (len / self.batch as u64).max(1);
+        let (base, extra) = (len / count, len % count);
+        (0..count).map(move |i| (base + u64::from(i < extra)) as usize)
+    }
+
+    fn capacity(&self) -> usize {
+        2 * self.batch
+    }
+}
+
+/// A chunk's summary.
+#[derive(Debug, Clone, Default)]
+struct ChunkOut {
+    /// Per gradient component: moments of the terms (v absent → only u used).
+    terms: Vec<CoMoments>,
+    f: Moments,
+    x: Vec<Moments>,
+    non_finite: u64,
+}
+
+/// Runs a job to completion (blocking; parallel on the current rayon pool).
+pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
+    let started = Instant::now();
+    let dist = job.distribution.as_ref();
+    let p = grad_len(dist);
+    let d = dist.dim();
+    let layout: Vec<ParamLayout> = dist
+        .params()
+        .iter()
+        .filter(|q| q.differentiable)
+        .map(|q| ParamLayout {
+            name: q.name,
+            shape: q.shape.clone(),
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let reference = super::estimators::exact::reference(job)?;
+    if job.estimator == Estimator::Exact {
+        let Some(r) = &reference else {
+            return Err(RunError::Unsupported(
+                "exact enumeration is not possible for this distribution".to_string(),
+            ));
+        };
+        controls.progress.store(job.samples, Ordering::Relaxed);
+        let elapsed = started.elapsed().as_secs_f64();
+        let exact = super::estimators::exact::enumerate(job)?;
+        return Ok(Estimate {
+            estimator: EstimatorKind::Exact,
+            unbiased: true,
+            layout,
+            gradient: r.gradient.clone(),
+            variance: vec![0.0; p],
+            std_error: vec![0.0; p],
+            objective: Summary {
+                mean: exact.mean,
+                variance: exact.variance,
+                std_error: 0.0,
+            },
+            reference: reference.clone(),
+            diagnostics: Diagnostics {
+                samples: 0,
+                seed: job.seed,
+                elapsed_ms: elapsed * 1e3,
+                samples_per_second: 0.0,
+                non_finite: 0,
+                sample_mean: exact.x_mean,
+                sample_variance: exact.x_variance,
+                baseline: None,
+                category_frequencies: None,
+                chunks: 0,
+                warnings: vec![format!(
+                    "exact enumeration over {} outcomes; no sampling was done",
+                    exact.outcomes
+                )],
+            },
+        });
+    }
+
+    let aux = aux_len(job);
+    let per_sample = d + aux + 3 * p + job.objective.floats_per_sample();
+    let plan = Plan::new(job.samples, per_sample, 6 * p + 3 * d);
+    let mut streams = Vec::with_capacity(plan.chunks);
+    let mut rng = SampleRng::seed_from_u64(job.seed);
+    for _ in 0..plan.chunks {
+        streams.push(rng.clone());
+        rng.jump();
+    }
+    let outs: Vec<ChunkOut> = streams
+        .into_par_iter()
+        .enumerate()
+        .map(|(c, rng)| run_chunk(job, &plan, c, rng, controls))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    // Deterministic merge, in chunk order.
+    let optimal = matches!(
+        job.estimator,
+        Estimator::ScoreFunction {
+            baseline: Baseline::Optimal
+        }
+    );
+    let mut f = Moments::default();
+    let mut xs = vec![Moments::default(); d];
+    let mut non_finite = 0;
+    for o in &outs {
+        f.merge(&o.f);
+        for (a, b) in xs.iter_mut().zip(&o.x) {
+            a.merge(b);
+        }
+        non_finite += o.non_finite;
+    }
+    // Per chunk and component, the baseline coefficient applied to v.
+    let mut coef = vec![vec![0.0; p]; outs.len()];
+    let mut baseline_report = None;
+    if optimal {
+        if outs.len() < 2 {
+            warnings.push(
+                "too few samples to cross-fit the optimal baseline; no baseline was applied"
+                    .to_string(),
+            );
+        } else {
+            cross_fit(&outs, p, &mut coef);
+        }
+        let mean_b: Vec<f64> = (0..p)
+            .map(|k| coef.iter().map(|c| c[k]).sum::<f64>() / coef.len() as f64)
+            .collect();
+        baseline_report = Some(mean_b);
+    }
+    let mut gradient = vec![0.0; p];
+    let mut variance = vec![0.0; p];
+    let mut std_error = vec![0.0; p];
+    for k in 0..p {
+        let per_chunk: Vec<Moments> = outs
+            .iter()
+            .zip(&coef)
+            .map(|(o, c)| o.terms[k].apply(c[k]))
+            .collect();
+        let mut all = Moments::default();
+        per_chunk.iter().for_each(|m| all.merge(m));
+        gradient[k] = all.mean;
+        variance[k] = all.variance();
+        std_error[k] = batch_means_se(per_chunk.iter().map(|m| (m.n, m.mean)))
+            .unwrap_or_else(|| (all.variance() / all.n.max(1.0)).sqrt());
+    }
+    if let Estimator::ScoreFunction { baseline } = job.estimator {
+        match baseline {
+            Baseline::Constant(b) => baseline_report = Some(vec![b; p]),
+            Baseline::None => baseline_report = Some(vec![0.0; p]),
+            _ => {}
+        }
+    }
+    if job.estimator == Estimator::Reparameterization && job.objective.has_step() {
+        warnings.push(
+            "the objective compares an x-dependent value (a step): the pathwise gradient \
+             misses the jump and is biased; use score_function for such f"
+                .to_string(),
+        );
+    }
+    if non_finite > 0 {
+        warnings.push(format!(
+            "{non_finite} samples had a non-finite objective or gradient and were dropped; \
+             the estimate covers the rest only"
+        ));
+    }
+    if !job.objective.depends_on_x() {
+        warnings.push("the objective does not depend on x".to_string());
+    }
+    if let Estimator::GumbelSoftmax { temperature, .. } = job.estimator {
+        warnings.push(format!(
+            "Gumbel-Softmax at temperature {temperature} is biased; compare with the reference"
+        ));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let n = f.n.max(1.0);
+    let fitted = super::estimators::exact::category_fit(dist, &job.estimator, &xs, f.n);
+    Ok(Estimate {
+        estimator: job.estimator.kind(),
+        unbiased: job.estimator.unbiased(),
+        layout,
+        gradient,
+        variance,
+        std_error,
+        objective: Summary {
+            mean: f.mean,
+            variance: f.variance(),
+            std_error: (f.variance() / n).sqrt(),
+        },
+        reference,
+        diagnostics: Diagnostics {
+            samples: job.samples,
+            seed: job.seed,
+            elapsed_ms: elapsed * 1e3,
+            samples_per_second: job.samples as f64 / elapsed.max(1e-9),
+            non_finite,
+            sample_mean: xs.iter().map(|m| m.mean).collect(),
+            sample_variance: xs.iter().map(Moments::variance).collect(),
+            baseline: baseline_report,
+            category_frequencies: fitted,
+            chunks: plan.chunks,
+            warnings,
+        },
+    })
+}
+
+/// Leave-one-chunk-out optimal baselines: for chunk c and component k,
+/// b = C_uv/M2_v of all chunks but c (merged from prefix and suffix summaries,
+/// in a fixed order), so b is independent of chunk c's samples.
+fn cross_fit(outs: &[ChunkOut], p: usize, coef: &mut [Vec<f64>]) {
+    let c = outs.len();
+    for k in 0..p {
+        let mut suffix = vec![CoMoments::default(); c + 1];
+        for i in (0..c).rev() {
+            let mut m = outs[i].terms[k];
+            m.merge(&suffix[i + 1]);
+            suffix[i] = m;
+        }
+        let mut prefix = CoMoments::default();
+        for i in 0..c {
+            let mut rest = prefix;
+            rest.merge(&suffix[i + 1]);
+            coef[i][k] = rest.optimal_b();
+            prefix.merge(&outs[i].terms[k]);
+        }
+    }
+}
+
+fn aux_len(job: &Job) -> usize {
+    let dist = job.distribution.as_ref();
+    match job.estimator {
+        Estimator::Reparameterization => dist.reparameterized().map_or(0, |r| r.aux_len()),
+        Estimator::GumbelSoftmax { .. } => dist.relaxed().map_or(0, |r| r.relaxed_aux_len()),
+        _ => 0,
+    }
+}
+
+/// Buffers of one chunk worker, allocated once per chunk.
+struct Buffers {
+    x: Vec<f64>,
+    aux: Vec<f64>,
+    u: Vec<f64>,
+    v: Vec<f64>,
+    f: Vec<f64>,
+    base: Vec<f64>,
+    keep: Vec<bool>,
+}
+
+fn run_chunk(
+    job: &Job,
+    plan: &Plan,
+    c: usize,
+    mut rng: SampleRng,
+    controls: &Controls<'_>,
+) -> Result<ChunkOut, RunError> {
+    let dist: &dyn Distribution = job.distribution.as_ref();
+    let prog = &job.objective;
+    let (d, p) = (dist.dim(), grad_len(dist));
+    let cap = plan.capacity();
+    let mut ws = prog.workspace(cap);
+    let mut buf = Buffers {
+        x: vec![0.0; cap * d],
+        aux: vec![0.0; cap * aux_len(job)],
+        u: vec![0.0; cap * p],
+        v: vec![0.0; cap * p],
+        f: vec![0.0; cap],
+        base: vec![0.0; cap],
+        keep: vec![true; cap],
+    };
+    let direct = prog.has_direct_gradient();
+    let mut out = ChunkOut {
+        terms: vec![CoMoments::default(); p],
+        ..ChunkOut::default()
+    };
+    // x statistics by shifted sums (shift = the chunk's first sample).
+    let mut shift: Option<Vec<f64>> = None;
+    let mut s1 = vec![0.0; d];
+    let mut s2 = vec![0.0; d];
+    let mut used_x = 0u64;
+    let mut use_v = false;
+    for b in plan.batches(plan.chunk_len(c)) {
+        if controls.cancel.load(Ordering::Relaxed) {
+            return Err(RunError::Cancelled);
+        }
+        if controls.deadline.is_some_and(|t| Instant::now() >= t) {
+            return Err(RunError::DeadlineExceeded {
+                done: controls.progress.load(Ordering::Relaxed),
+                total: job.samples,
+            });
+        }
+        let x = &mut buf.x[..b * d];
+        let u = &mut buf.u[..b * p];
+        let f = &mut buf.f[..b];
+        match job.estimator {
+            Estimator::ScoreFunction { baseline } => {
+                dist.sample(&mut rng, x);
+                let o = prog.eval(&mut ws, x, b, Want {
+                    grad_x: false,
+                    grad_theta: direct,
+                });
+                f.copy_from_slice(o.f);
+                let s = &mut buf.v[..b * p];
+                dist.score(x, s);
+                let base: &[f64] = match baseline {
+                    Baseline::None | Baseline::Optimal => &[],
+                    Baseline::Constant(ref v) => std::slice::from_ref(v),
+                    Baseline::LeaveOneOut => {
+                        score_function::leave_one_out(f, &mut buf.base[..b]);
+                        &buf.base[..b]
+                    }
+                };
+                score_function::terms(f, base, s, direct.then_some(o.grad_theta), u);
+                use_v = baseline == Baseline::Optimal;
+            }
+            Estimator::Reparameterization => {
+                let rep = dist.reparameterized().ok_or_else(|| {
+                    RunError::Unsupported("this family has no reparameterization".to_string())
+                })?;
+                let aux = &mut buf.aux[..b * rep.aux_len()];
+                rep.rsample(&mut rng, x, aux);
+                let o = prog.eval(&mut ws, x, b, Want {
+                    grad_x: true,
+                    grad_theta: direct,
+                });
+                f.copy_from_slice(o.f);
+                rep.pullback(x, aux, o.grad_x, u);
+                add_direct(u, direct.then_some(o.grad_theta));
+            }
+            Estimator::GumbelSoftmax { temperature, hard } => {
+                let rel = dist.relaxed().ok_or_else(|| {
+                    RunError::Unsupported("this family has no relaxation".to_string())
+                })?;
+                let aux = &mut buf.aux[..b * rel.relaxed_aux_len()];
+                rel.relaxed_sample(&mut rng, temperature, hard, x, aux);
+                let o = prog.eval(&mut ws, x, b, Want {
+                    grad_x: true,
+                    grad_theta: direct,
+                });
+                f.copy_from_slice(o.f);
+                rel.relaxed_pullback(temperature, aux, o.grad_x, u);
+                add_direct(u, direct.then_some(o.grad_theta));
+            }
+            Estimator::Exact => unreachable!("exact enumeration does not sample"),
+        }
+        // Non-finite values: a cheap check on sums, the slow path only when needed.
+        let mut b_used = b;
+        let finite = f.iter().sum::<f64>().is_finite() && u.iter().sum::<f64>().is_finite();
+        if !finite {
+            let keep = &mut buf.keep[..b];
+            for (r, k) in keep.iter_mut().enumerate() {
+                *k = f[r].is_finite() && (0..p).all(|j| u[j * b + r].is_finite());
+            }
+            if job.on_non_finite == NonFinitePolicy::Error {
+                let r = keep.iter().position(|k| !k).unwrap_or(0);
+                return Err(RunError::NonFinite(non_finite_message(
+                    &x[r * d..(r + 1) * d],
+                    f[r],
+                    (0..p).map(|j| u[j * b + r]).find(|v| !v.is_finite()),
+                )));
+            }
+            b_used = compact(&buf.keep[..b], d, p, x, f, u, &mut buf.v[..b * p], use_v);
+            out.non_finite += (b - b_used) as u64;
+        }
+        let x = &buf.x[..b_used * d];
+        out.f.merge(&Moments::of(&buf.f[..b_used]));
+        for k in 0..p {
+            let uk = &buf.u[k * b_used..(k + 1) * b_used];
+            let m = if use_v {
+                CoMoments::of(uk, &buf.v[k * b_used..(k + 1) * b_used])
+            } else {
+                let m = Moments::of(uk);
+                CoMoments {
+                    n: m.n,
+                    mean_u: m.mean,
+                    m2_u: m.m2,
+                    ..CoMoments::default()
+                }
+            };
+            out.terms[k].merge(&m);
+        }
+        if b_used > 0 {
+            let sh = shift.get_or_insert_with(|| x[..d].to_vec());
+            for row in x.chunks_exact(d) {
+                for j in 0..d {
+                    let t = row[j] - sh[j];
+                    s1[j] += t;
+                    s2[j] += t * t;
+                }
+            }
+            used_x += b_used as u64;
+        }
+        controls.progress.fetch_add(b as u64, Ordering::Relaxed);
+    }
+    let n = used_x as f64;
+    out.x = match shift {
+        Some(sh) if n > 0.0 => (0..d)
+            .map(|j| Moments {
+                n,
+                mean: sh[j] + s1[j] / n,
+                m2: (s2[j] - s1[j] * s1[j] / n).max(0.0),
+            })
+            .collect(),
+        _ => vec![Moments::default(); d],
+    };
+    Ok(out)
+}
+
+fn add_direct(u: &mut [f64], direct: Option<&[f64]>) {
+    if let Some(dv) = direct {
+        for (a, b) in u.iter_mut().zip(dv) {
+            *a += b;
+        }
+    }
+}
+
+/// Moves the kept rows to the front of every buffer; returns how many were kept.
+#[allow(clippy::too_many_arguments)]
+fn compact(
+    keep: &[bool],
+    d: usize,
+    p: usize,
+    x: &mut [f64],
+    f: &mut [f64],
+    u: &mut [f64],
+    v: &mut [f64],
+    use_v: bool,
+) -> usize {
+    let b = keep.len();
+    let kept = keep.iter().filter(|k| **k).count();
+    let mut w = 0;
+    for r in 0..b {
+        if keep[r] {
+            f[w] = f[r];
+            x.copy_within(r * d..(r + 1) * d, w * d);
+            w += 1;
+        }
+    }
+    // Component-major buffers: component k moves from k·b to k·kept.
+    for buffer in [Some(u), use_v.then_some(v)].into_iter().flatten() {
+        for k in 0..p {
+            let mut w = 0;
+            for r in 0..b {
+                if keep[r] {
+                    buffer[k * kept + w] = buffer[k * b + r];
+                    w += 1;
+                }
+            }
+        }
+    }
+    kept
+}
+
+fn non_finite_message(x: &[f64], f: f64, g: Option<f64>) -> String {
+    let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
+    let more = if x.len() > 8 { ", …" } else { "" };
+    let what = if f.is_finite() {
+        format!("f = {f} is finite but a gradient term is {}", g.unwrap_or(f64::NAN))
+    } else {
+        format!("f = {f}")
+    };
+    format!(
+        "the objective is not finite at a sample: x = [{}{more}], {what}. \
+         Make f finite on the whole support, or send \"on_non_finite\": \"skip\" to drop such samples",
+        shown.join(", ")
+    )
+}
