@@ -14,6 +14,8 @@
 mod mvn;
 mod normal;
 
+pub use normal::standard_normals as normal_batch;
+
 use std::collections::BTreeMap;
 use std::fmt;
 
