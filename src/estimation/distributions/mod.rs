@@ -11,8 +11,11 @@
 //!   terms are component-major (`g[k·b + r]`), so statistics run over
 //!   contiguous memory.
 
+mod bernoulli;
+mod categorical;
 mod mvn;
 mod normal;
+mod poisson;
 
 pub use normal::standard_normals as normal_batch;
 
@@ -109,7 +112,13 @@ impl fmt::Debug for FamilyInfo {
 }
 
 /// Every family gradest knows.
-pub static FAMILIES: &[&FamilyInfo] = &[&normal::FAMILY, &mvn::FAMILY];
+pub static FAMILIES: &[&FamilyInfo] = &[
+    &normal::FAMILY,
+    &mvn::FAMILY,
+    &categorical::FAMILY,
+    &bernoulli::FAMILY,
+    &poisson::FAMILY,
+];
 
 /// Looks a family up by name.
 pub fn family(name: &str) -> Option<&'static FamilyInfo> {

@@ -120,13 +120,13 @@ fn map_view(out: &mut [f64], a: View<'_>, b: usize, n: usize, f: impl Fn(f64) ->
 
 /// log(1 + eᵃ) without overflow.
 #[inline]
-pub(crate) fn softplus(a: f64) -> f64 {
+pub fn softplus(a: f64) -> f64 {
     a.max(0.0) + (-a.abs()).exp().ln_1p()
 }
 
 /// 1/(1 + e⁻ᵃ) without overflow.
 #[inline]
-pub(crate) fn sigmoid(a: f64) -> f64 {
+pub fn sigmoid(a: f64) -> f64 {
     if a >= 0.0 {
         1.0 / (1.0 + (-a).exp())
     } else {
