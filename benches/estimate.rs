@@ -1,4 +1,4 @@
-//! Criterion benchmarks of gradest's estimation core: the jobs J1–J4 of the
+//! Criterion benchmarks of gradest's estimation core: the jobs J1–J6 of the
 //! performance plan (and R0, the cost of the random numbers alone), single-threaded
 //! and on every core. `benches/peer/run.sh` runs the same work in numpy.
 
@@ -36,11 +36,14 @@ fn jobs() -> Vec<(&'static str, Job)> {
     let normal1 = [("loc", vec![0.5]), ("scale", vec![1.2])];
     let lin: Vec<f64> = (0..100).map(|i| -1.0 + 2.0 * f64::from(i) / 99.0).collect();
     let normal100 = [("loc", lin), ("scale", vec![1.0; 100])];
+    let cat10 = [("logits", (0..10).map(|i| -2.0 + 4.0 * f64::from(i) / 9.0).collect::<Vec<f64>>())];
     vec![
         ("J1_reparam_d1", job("normal", &normal1, "(x-3)^2", Estimator::Reparameterization, 10_000_000)),
         ("J2_score_none_d1", job("normal", &normal1, "(x-3)^2", Estimator::ScoreFunction { baseline: Baseline::None }, 10_000_000)),
         ("J3_score_loo_d1", job("normal", &normal1, "(x-3)^2", Estimator::ScoreFunction { baseline: Baseline::LeaveOneOut }, 10_000_000)),
         ("J4_reparam_d100", job("normal", &normal100, "sum(cos(x))", Estimator::Reparameterization, 100_000)),
+        ("J5_categorical_score_k10", job("categorical", &cat10, "dot(x, [0,1,2,3,4,5,6,7,8,9])", Estimator::ScoreFunction { baseline: Baseline::None }, 1_000_000)),
+        ("J6_categorical_gumbel_softmax_k10", job("categorical", &cat10, "dot(x, [0,1,2,3,4,5,6,7,8,9])", Estimator::GumbelSoftmax { temperature: 0.5, hard: false }, 1_000_000)),
     ]
 }
 

@@ -134,7 +134,7 @@ pub struct Plan {
 /// enough to give many chunks for batch means and load balance.
 const CHUNK_WORK: usize = 1 << 20;
 /// Numbers per batch, about: the batch's buffers stay in the L2 cache.
-const BATCH_WORK: usize = 1 << 15;
+const BATCH_WORK: usize = 1 << 17;
 /// Fewest chunks, when N allows: batch means need enough batches.
 const MIN_CHUNKS: u64 = 32;
 /// Bound on the numbers kept per chunk summary times the number of chunks.

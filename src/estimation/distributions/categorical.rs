@@ -174,11 +174,14 @@ impl Distribution for Categorical {
     fn score(&self, x: &[f64], s: &mut [f64]) {
         let k = self.k();
         let b = x.len() / k;
+        // The score is a constant row plus a spike at the sampled category:
+        // logits: e_k − p;  probs: e_k/p_k − 1.
+        for i in 0..k {
+            s[i * b..(i + 1) * b].fill(if self.by_probs { -1.0 } else { -self.p[i] });
+        }
         for (r, row) in x.chunks_exact(k).enumerate() {
             let hit = row.iter().position(|v| *v == 1.0).unwrap_or(0);
-            for i in 0..k {
-                s[i * b + r] = self.score_at(hit, i);
-            }
+            s[hit * b + r] += if self.by_probs { self.inv_p[hit] } else { 1.0 };
         }
     }
 
