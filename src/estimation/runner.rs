@@ -544,7 +544,9 @@ fn run_chunk(
             t.merge(m);
         }
         let x = &buf.x[..b_used * d];
-        if b_used > 0 && d <= 4 {
+        if b_used > 0 && d == 1 {
+            xm_small[0].merge(&Moments::of(x));
+        } else if b_used > 0 && d <= 4 {
             for (j, xm) in xm_small.iter_mut().enumerate() {
                 let col = &mut buf.base[..b_used];
                 for (c, row) in col.iter_mut().zip(x.chunks_exact(d)) {

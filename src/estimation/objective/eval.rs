@@ -561,25 +561,36 @@ impl Program {
             forward(node, args, out, b, scratch);
         }
         let root = &self.nodes[self.root];
-        let fv = self.view(self.root, vals, x, b);
-        for (r, o) in f[..b].iter_mut().enumerate() {
-            *o = fv.at(r, 0);
-        }
         let reach = |n: &Node| (want.grad_x && n.reach_x) || (want.grad_theta && n.reach_p);
         if reach(root) {
             self.backward_sweep(adj, vals, x, b, want, scratch);
         }
-        let xs = &mut grad_x[..b * self.x_len];
-        let gt = &mut grad_theta[..b * self.grad_len];
-        if want.grad_x {
-            match self.nodes.iter().find(|n| n.op == Op::X) {
-                Some(n) if n.reach_x && reach(root) => {
-                    let off = n.adj.expect("x has an adjoint") * b;
-                    xs.copy_from_slice(&adj[off..off + b * self.x_len]);
+        let adj: &'w [f64] = adj;
+        let vals: &'w [f64] = vals;
+        // f: the root's own buffer when it varies, else its one value broadcast.
+        let f_out: &'w [f64] = match root.kind {
+            Kind::Varying if root.op != Op::X => &vals[root.val * b..(root.val + 1) * b],
+            _ => {
+                let fv = self.view(self.root, vals, x, b);
+                for (r, o) in f[..b].iter_mut().enumerate() {
+                    *o = fv.at(r, 0);
                 }
-                _ => xs.fill(0.0),
+                &f[..b]
             }
-        }
+        };
+        // ∇ₓf: the adjoint of x itself, or zeros when f does not depend on x.
+        let gx_out: &'w [f64] = match self.nodes.iter().find(|n| n.op == Op::X) {
+            Some(n) if want.grad_x && n.reach_x && reach(root) => {
+                let off = n.adj.expect("x has an adjoint") * b;
+                &adj[off..off + b * self.x_len]
+            }
+            _ => {
+                let gx = &mut grad_x[..b * self.x_len];
+                gx.fill(0.0);
+                gx
+            }
+        };
+        let gt = &mut grad_theta[..b * self.grad_len];
         if want.grad_theta {
             gt.fill(0.0);
             if reach(root) {
@@ -599,9 +610,9 @@ impl Program {
             }
         }
         Outputs {
-            f: &f[..b],
-            grad_x: &grad_x[..b * self.x_len],
-            grad_theta: &grad_theta[..b * self.grad_len],
+            f: f_out,
+            grad_x: gx_out,
+            grad_theta: gt,
         }
     }
 
