@@ -14,13 +14,21 @@ use gradest::estimation::{
 };
 use rand::SeedableRng;
 
-fn job(family: &str, params: &[(&str, Vec<f64>)], objective: &str, estimator: Estimator, samples: u64) -> Job {
+fn job(
+    family: &str,
+    params: &[(&str, Vec<f64>)],
+    objective: &str,
+    estimator: Estimator,
+    samples: u64,
+) -> Job {
     let input: ParamInput = params
         .iter()
         .map(|(k, v)| (k.to_string(), ParamValue::Vector(v.clone())))
         .collect();
-    let dist = distributions::build(distributions::family(family).unwrap(), &input, 10_000).unwrap();
-    let objective = compile_objective(objective, dist.as_ref(), &ParseLimits::default(), 1 << 22).unwrap();
+    let dist =
+        distributions::build(distributions::family(family).unwrap(), &input, 10_000).unwrap();
+    let objective =
+        compile_objective(objective, dist.as_ref(), &ParseLimits::default(), 1 << 22).unwrap();
     Job {
         distribution: dist,
         objective,
@@ -36,14 +44,82 @@ fn jobs() -> Vec<(&'static str, Job)> {
     let normal1 = [("loc", vec![0.5]), ("scale", vec![1.2])];
     let lin: Vec<f64> = (0..100).map(|i| -1.0 + 2.0 * f64::from(i) / 99.0).collect();
     let normal100 = [("loc", lin), ("scale", vec![1.0; 100])];
-    let cat10 = [("logits", (0..10).map(|i| -2.0 + 4.0 * f64::from(i) / 9.0).collect::<Vec<f64>>())];
+    let cat10 = [(
+        "logits",
+        (0..10)
+            .map(|i| -2.0 + 4.0 * f64::from(i) / 9.0)
+            .collect::<Vec<f64>>(),
+    )];
     vec![
-        ("J1_reparam_d1", job("normal", &normal1, "(x-3)^2", Estimator::Reparameterization, 10_000_000)),
-        ("J2_score_none_d1", job("normal", &normal1, "(x-3)^2", Estimator::ScoreFunction { baseline: Baseline::None }, 10_000_000)),
-        ("J3_score_loo_d1", job("normal", &normal1, "(x-3)^2", Estimator::ScoreFunction { baseline: Baseline::LeaveOneOut }, 10_000_000)),
-        ("J4_reparam_d100", job("normal", &normal100, "sum(cos(x))", Estimator::Reparameterization, 100_000)),
-        ("J5_categorical_score_k10", job("categorical", &cat10, "dot(x, [0,1,2,3,4,5,6,7,8,9])", Estimator::ScoreFunction { baseline: Baseline::None }, 1_000_000)),
-        ("J6_categorical_gumbel_softmax_k10", job("categorical", &cat10, "dot(x, [0,1,2,3,4,5,6,7,8,9])", Estimator::GumbelSoftmax { temperature: 0.5, hard: false }, 1_000_000)),
+        (
+            "J1_reparam_d1",
+            job(
+                "normal",
+                &normal1,
+                "(x-3)^2",
+                Estimator::Reparameterization,
+                10_000_000,
+            ),
+        ),
+        (
+            "J2_score_none_d1",
+            job(
+                "normal",
+                &normal1,
+                "(x-3)^2",
+                Estimator::ScoreFunction {
+                    baseline: Baseline::None,
+                },
+                10_000_000,
+            ),
+        ),
+        (
+            "J3_score_loo_d1",
+            job(
+                "normal",
+                &normal1,
+                "(x-3)^2",
+                Estimator::ScoreFunction {
+                    baseline: Baseline::LeaveOneOut,
+                },
+                10_000_000,
+            ),
+        ),
+        (
+            "J4_reparam_d100",
+            job(
+                "normal",
+                &normal100,
+                "sum(cos(x))",
+                Estimator::Reparameterization,
+                100_000,
+            ),
+        ),
+        (
+            "J5_categorical_score_k10",
+            job(
+                "categorical",
+                &cat10,
+                "dot(x, [0,1,2,3,4,5,6,7,8,9])",
+                Estimator::ScoreFunction {
+                    baseline: Baseline::None,
+                },
+                1_000_000,
+            ),
+        ),
+        (
+            "J6_categorical_gumbel_softmax_k10",
+            job(
+                "categorical",
+                &cat10,
+                "dot(x, [0,1,2,3,4,5,6,7,8,9])",
+                Estimator::GumbelSoftmax {
+                    temperature: 0.5,
+                    hard: false,
+                },
+                1_000_000,
+            ),
+        ),
     ]
 }
 
@@ -55,7 +131,10 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("estimate");
     group.sample_size(10);
     for &t in &threads {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(t)
+            .build()
+            .unwrap();
         group.throughput(Throughput::Elements(10_000_000));
         group.bench_function(format!("R0_normals/threads={t}"), |b| {
             b.iter(|| {
@@ -89,7 +168,11 @@ fn bench(c: &mut Criterion) {
             group.throughput(Throughput::Elements(j.samples));
             group.bench_function(format!("{name}/threads={t}"), |b| {
                 b.iter(|| {
-                    let controls = Controls { cancel: &cancel, deadline: None, progress: &progress };
+                    let controls = Controls {
+                        cancel: &cancel,
+                        deadline: None,
+                        progress: &progress,
+                    };
                     pool.install(|| black_box(run(&j, &controls).unwrap()))
                 })
             });

@@ -147,7 +147,14 @@ impl Relaxed for Bernoulli {
         self.dim()
     }
 
-    fn relaxed_sample(&self, rng: &mut SampleRng, tau: f64, hard: bool, x: &mut [f64], aux: &mut [f64]) {
+    fn relaxed_sample(
+        &self,
+        rng: &mut SampleRng,
+        tau: f64,
+        hard: bool,
+        x: &mut [f64],
+        aux: &mut [f64],
+    ) {
         let inv_tau = 1.0 / tau;
         let d = self.dim();
         for (xr, yr) in x.chunks_exact_mut(d).zip(aux.chunks_exact_mut(d)) {
@@ -157,7 +164,11 @@ impl Relaxed for Bernoulli {
                 let noise = u.ln() - (-u).ln_1p();
                 let y = sigmoid((self.z[i] + noise) * inv_tau);
                 yr[i] = y;
-                xr[i] = if hard { f64::from(u8::from(y > 0.5)) } else { y };
+                xr[i] = if hard {
+                    f64::from(u8::from(y > 0.5))
+                } else {
+                    y
+                };
             }
         }
     }
@@ -192,7 +203,11 @@ impl Enumerable for Bernoulli {
             x[i] = f64::from(u8::from(one));
             let p = self.p[i];
             prob *= if one { p } else { 1.0 - p };
-            s[i] = if (one && p > 0.0) || (!one && p < 1.0) { self.score_at(i, one) } else { 0.0 };
+            s[i] = if (one && p > 0.0) || (!one && p < 1.0) {
+                self.score_at(i, one)
+            } else {
+                0.0
+            };
         }
         prob
     }

@@ -203,7 +203,14 @@ impl Relaxed for Categorical {
         self.k()
     }
 
-    fn relaxed_sample(&self, rng: &mut SampleRng, tau: f64, hard: bool, x: &mut [f64], aux: &mut [f64]) {
+    fn relaxed_sample(
+        &self,
+        rng: &mut SampleRng,
+        tau: f64,
+        hard: bool,
+        x: &mut [f64],
+        aux: &mut [f64],
+    ) {
         let k = self.k();
         let inv_tau = 1.0 / tau;
         for (xr, yr) in x.chunks_exact_mut(k).zip(aux.chunks_exact_mut(k)) {
@@ -268,7 +275,11 @@ impl Enumerable for Categorical {
         x.fill(0.0);
         x[k] = 1.0;
         for (i, si) in s.iter_mut().enumerate() {
-            *si = if self.p[k] > 0.0 { self.score_at(k, i) } else { 0.0 };
+            *si = if self.p[k] > 0.0 {
+                self.score_at(k, i)
+            } else {
+                0.0
+            };
         }
         self.p[k]
     }

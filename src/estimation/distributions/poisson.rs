@@ -38,7 +38,11 @@ const MAX_RATE: f64 = 1e12;
 fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
     let rate = vector(input, "rate");
     if let Some(i) = rate.iter().position(|r| *r > MAX_RATE) {
-        return Err(ParamError::at("rate", i, format!("rate[{i}] = {} is above the limit {MAX_RATE:e}", rate[i])));
+        return Err(ParamError::at(
+            "rate",
+            i,
+            format!("rate[{i}] = {} is above the limit {MAX_RATE:e}", rate[i]),
+        ));
     }
     let samplers = rate
         .iter()

@@ -203,7 +203,15 @@ fn map_back(
     }
 }
 
-fn backward_map(m: Map, adj_a: &mut [f64], adj_out: &[f64], a: View<'_>, y: View<'_>, b: usize, n: usize) {
+fn backward_map(
+    m: Map,
+    adj_a: &mut [f64],
+    adj_out: &[f64],
+    a: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+) {
     match m {
         Map::Neg => map_back(adj_a, adj_out, a, y, b, n, |_, _| -1.0),
         Map::Exp => map_back(adj_a, adj_out, a, y, b, n, |_, y| y),
@@ -225,7 +233,9 @@ fn backward_map(m: Map, adj_a: &mut [f64], adj_out: &[f64], a: View<'_>, y: View
         Map::Sigmoid => map_back(adj_a, adj_out, a, y, b, n, |_, y| y * (1.0 - y)),
         Map::Softplus => map_back(adj_a, adj_out, a, y, b, n, |a, _| sigmoid(a)),
         Map::Square => map_back(adj_a, adj_out, a, y, b, n, |a, _| 2.0 * a),
-        Map::PowI(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| f64::from(k) * a.powi(k - 1)),
+        Map::PowI(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| {
+            f64::from(k) * a.powi(k - 1)
+        }),
         Map::PowF(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| k * a.powf(k - 1.0)),
     }
 }
@@ -254,19 +264,28 @@ fn zip_back(
                 }
             }
             (Some(Flat::Slice(av)), Some(Flat::Const(q)), Some(Flat::Slice(yv))) => {
-                for ((g, o), (p, w)) in adj_arg[..m].iter_mut().zip(&adj_out[..m]).zip(av.iter().zip(yv)) {
+                for ((g, o), (p, w)) in adj_arg[..m]
+                    .iter_mut()
+                    .zip(&adj_out[..m])
+                    .zip(av.iter().zip(yv))
+                {
                     *g += o * d(*p, q, *w);
                 }
             }
             (Some(Flat::Const(p)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
-                for ((g, o), (q, w)) in adj_arg[..m].iter_mut().zip(&adj_out[..m]).zip(cv.iter().zip(yv)) {
+                for ((g, o), (q, w)) in adj_arg[..m]
+                    .iter_mut()
+                    .zip(&adj_out[..m])
+                    .zip(cv.iter().zip(yv))
+                {
                     *g += o * d(p, *q, *w);
                 }
             }
             _ => {
                 for r in 0..b {
                     for j in 0..n {
-                        adj_arg[r * n + j] += adj_out[r * n + j] * d(a.at(r, j), c.at(r, j), y.at(r, j));
+                        adj_arg[r * n + j] +=
+                            adj_out[r * n + j] * d(a.at(r, j), c.at(r, j), y.at(r, j));
                     }
                 }
             }
@@ -322,7 +341,13 @@ fn backward_zip(
 }
 
 /// Computes one node's value for a batch of `b` samples into `out` (`b × len`).
-pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize, scratch: &mut [f64]) {
+pub(crate) fn forward(
+    node: &Node,
+    args: &[View<'_>],
+    out: &mut [f64],
+    b: usize,
+    scratch: &mut [f64],
+) {
     let n = node.len;
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
@@ -398,7 +423,11 @@ fn backward(
     scratch: &mut [f64],
 ) {
     let n = node.len;
-    let la = if node.op == Op::Vector { 1 } else { args[which].len };
+    let la = if node.op == Op::Vector {
+        1
+    } else {
+        args[which].len
+    };
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
         Op::Map(m) => backward_map(*m, adj_arg, adj_out, args[0], y, b, n),
@@ -644,7 +673,8 @@ impl Program {
         adj[r0 * b..(r0 + 1) * b].fill(1.0);
         for id in (0..self.nodes.len()).rev() {
             let node = &self.nodes[id];
-            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step()) {
+            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step())
+            {
                 continue;
             }
             let out_off = node.adj.expect("reached nodes have adjoints");
