@@ -11,8 +11,17 @@
 //!   terms are component-major (`g[k·b + r]`), so statistics run over
 //!   contiguous memory.
 
+mod cauchy;
+mod exponential;
+mod gumbel;
+mod laplace;
+mod locscale;
+mod log_normal;
+mod logistic;
 mod mvn;
 mod normal;
+mod student_t;
+mod uniform;
 
 pub use normal::standard_normals as normal_batch;
 
@@ -109,7 +118,18 @@ impl fmt::Debug for FamilyInfo {
 }
 
 /// Every family gradest knows.
-pub static FAMILIES: &[&FamilyInfo] = &[&normal::FAMILY, &mvn::FAMILY];
+pub static FAMILIES: &[&FamilyInfo] = &[
+    &normal::FAMILY,
+    &mvn::FAMILY,
+    &laplace::FAMILY,
+    &logistic::FAMILY,
+    &cauchy::FAMILY,
+    &gumbel::FAMILY,
+    &student_t::FAMILY,
+    &uniform::FAMILY,
+    &log_normal::FAMILY,
+    &exponential::FAMILY,
+];
 
 /// Looks a family up by name.
 pub fn family(name: &str) -> Option<&'static FamilyInfo> {
