@@ -11,9 +11,13 @@
 //!   terms are component-major (`g[k·b + r]`), so statistics run over
 //!   contiguous memory.
 
+mod beta;
 mod cauchy;
+mod dirichlet;
 mod exponential;
+mod gamma;
 mod gumbel;
+mod implicit_gamma;
 mod laplace;
 mod locscale;
 mod log_normal;
@@ -129,6 +133,9 @@ pub static FAMILIES: &[&FamilyInfo] = &[
     &uniform::FAMILY,
     &log_normal::FAMILY,
     &exponential::FAMILY,
+    &gamma::FAMILY,
+    &beta::FAMILY,
+    &dirichlet::FAMILY,
 ];
 
 /// Looks a family up by name.
