@@ -121,10 +121,10 @@ impl Beta {
     fn draw(&self, rng: &mut SampleRng, x: &mut [f64], mut gammas: Option<&mut [f64]>) {
         let d = self.a1.len();
         for (r, xr) in x.chunks_exact_mut(d).enumerate() {
-            for i in 0..d {
-                let g1 = standard_gamma(&self.s1[i], rng);
-                let g0 = standard_gamma(&self.s0[i], rng);
-                xr[i] = (g1 / (g1 + g0)).clamp(f64::MIN_POSITIVE, X_MAX);
+            for (i, (v, (s1, s0))) in xr.iter_mut().zip(self.s1.iter().zip(&self.s0)).enumerate() {
+                let g1 = standard_gamma(s1, rng);
+                let g0 = standard_gamma(s0, rng);
+                *v = (g1 / (g1 + g0)).clamp(f64::MIN_POSITIVE, X_MAX);
                 if let Some(a) = gammas.as_deref_mut() {
                     let k = 2 * (r * d + i);
                     a[k] = g1;
