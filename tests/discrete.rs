@@ -289,11 +289,9 @@ fn score_function_intervals_cover_the_exact_gradient() {
                 4_000,
                 seed,
             ));
-            for k in 0..4 {
-                if (e.gradient[k] - truth[k]).abs() <= 1.96 * e.std_error[k] {
-                    covered += 1;
-                }
-            }
+            covered += (0..4)
+                .filter(|&k| (e.gradient[k] - truth[k]).abs() <= 1.96 * e.std_error[k])
+                .count();
         }
         assert!(
             (360..=396).contains(&covered),

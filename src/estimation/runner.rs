@@ -10,8 +10,8 @@
 //! hot loop neither allocates nor locks. Cancellation, a deadline and progress
 //! are checked between batches.
 //!
-//! Standard errors come from batch means over the chunks (at least 32 whenever
-//! N ≥ 64), which stay honest when terms within a chunk are correlated
+//! Standard errors come from batch means over the chunks (at least 64 whenever
+//! N ≥ 128), which stay honest when terms within a chunk are correlated
 //! (leave-one-out and cross-fitted baselines).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -136,7 +136,7 @@ const CHUNK_WORK: usize = 1 << 20;
 /// Numbers per batch, about: the batch's buffers stay in the L2 cache.
 const BATCH_WORK: usize = 1 << 17;
 /// Fewest chunks, when N allows: batch means need enough batches.
-const MIN_CHUNKS: u64 = 32;
+const MIN_CHUNKS: u64 = 64;
 /// Bound on the numbers kept per chunk summary times the number of chunks.
 const SUMMARY_BUDGET: usize = 1 << 23;
 
@@ -204,6 +204,16 @@ pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
         })
         .collect();
     let mut warnings = Vec::new();
+    let allowed = dist.family().estimators;
+    if !allowed.contains(&job.estimator.kind()) {
+        let names: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
+        return Err(RunError::Unsupported(format!(
+            "the estimator '{}' does not apply to the family '{}'; these do: {}",
+            job.estimator.kind(),
+            dist.family().name,
+            names.join(", ")
+        )));
+    }
     let reference = super::estimators::exact::reference(job)?;
     if job.estimator == Estimator::Exact {
         let Some(r) = &reference else {
@@ -384,11 +394,11 @@ fn cross_fit(outs: &[ChunkOut], p: usize, coef: &mut [Vec<f64>]) {
             suffix[i] = m;
         }
         let mut prefix = CoMoments::default();
-        for i in 0..c {
+        for (i, (row, out)) in coef.iter_mut().zip(outs).enumerate() {
             let mut rest = prefix;
             rest.merge(&suffix[i + 1]);
-            coef[i][k] = rest.optimal_b();
-            prefix.merge(&outs[i].terms[k]);
+            row[k] = rest.optimal_b();
+            prefix.merge(&out.terms[k]);
         }
     }
 }
@@ -637,25 +647,18 @@ fn summarise(buf: &Buffers, b: usize, p: usize, use_v: bool, out: &mut Vec<CoMom
 fn compact(buf: &mut Buffers, b: usize, d: usize, p: usize, use_v: bool) -> usize {
     let keep = &buf.keep[..b];
     let kept = keep.iter().filter(|k| **k).count();
-    let mut w = 0;
-    for r in 0..b {
-        if keep[r] {
-            buf.f[w] = buf.f[r];
-            buf.x.copy_within(r * d..(r + 1) * d, w * d);
-            w += 1;
-        }
+    let rows = || keep.iter().enumerate().filter(|(_, k)| **k).map(|(r, _)| r);
+    for (w, r) in rows().enumerate() {
+        buf.f[w] = buf.f[r];
+        buf.x.copy_within(r * d..(r + 1) * d, w * d);
     }
     // Component-major buffers: component k moves from k·b to k·kept (never
     // overwriting a value not yet moved, since kept ≤ b).
     let buffers = [Some(&mut buf.u), use_v.then_some(&mut buf.v)];
     for buffer in buffers.into_iter().flatten() {
         for k in 0..p {
-            let mut w = 0;
-            for r in 0..b {
-                if keep[r] {
-                    buffer[k * kept + w] = buffer[k * b + r];
-                    w += 1;
-                }
+            for (w, r) in rows().enumerate() {
+                buffer[k * kept + w] = buffer[k * b + r];
             }
         }
     }

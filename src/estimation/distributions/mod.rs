@@ -12,10 +12,23 @@
 //!   contiguous memory.
 
 mod bernoulli;
+mod beta;
 mod categorical;
+mod cauchy;
+mod dirichlet;
+mod exponential;
+mod gamma;
+mod gumbel;
+mod implicit_gamma;
+mod laplace;
+mod locscale;
+mod log_normal;
+mod logistic;
 mod mvn;
 mod normal;
 mod poisson;
+mod student_t;
+mod uniform;
 
 pub use normal::standard_normals as normal_batch;
 
@@ -117,6 +130,17 @@ impl fmt::Debug for FamilyInfo {
 pub static FAMILIES: &[&FamilyInfo] = &[
     &normal::FAMILY,
     &mvn::FAMILY,
+    &laplace::FAMILY,
+    &logistic::FAMILY,
+    &cauchy::FAMILY,
+    &gumbel::FAMILY,
+    &student_t::FAMILY,
+    &uniform::FAMILY,
+    &log_normal::FAMILY,
+    &exponential::FAMILY,
+    &gamma::FAMILY,
+    &beta::FAMILY,
+    &dirichlet::FAMILY,
     &categorical::FAMILY,
     &bernoulli::FAMILY,
     &poisson::FAMILY,
