@@ -1,0 +1,210 @@
+//! The runner: every estimation runs on tokio's blocking pool (it is CPU-bound
+//! and parallel on rayon's pool, so it must never occupy an async worker),
+//! behind a semaphore that bounds how many run at once, so a burst of requests
+//! queues briefly instead of thrashing the cores.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use thiserror::Error;
+use tokio::sync::{Notify, Semaphore};
+
+use crate::estimation::{Controls, Estimate, Job, RunError, run};
+
+/// Shared between a run and whoever watches or stops it.
+#[derive(Debug, Default)]
+pub struct Handle {
+    /// Read by the core between batches; set to stop the run.
+    cancel: AtomicBool,
+    /// Samples done so far, written by the core.
+    progress: AtomicU64,
+    /// Set once the run holds a permit (the job is then running, not queued).
+    started: AtomicBool,
+    /// Wakes a run that is still waiting for a permit when it is cancelled.
+    wake: Notify,
+}
+
+impl Handle {
+    pub fn new() -> Arc<Handle> {
+        Arc::new(Handle::default())
+    }
+
+    /// Asks the run to stop: at once if it is waiting for a permit, at the next
+    /// batch if it is running.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        // notify_one keeps a wake-up for a waiter that has not started waiting yet.
+        self.wake.notify_one();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    pub fn progress(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    pub fn started(&self) -> bool {
+        self.started.load(Ordering::Relaxed)
+    }
+}
+
+/// Cancels a run when dropped: a request's handler future is dropped when its
+/// client disconnects, and the run it started then stops too.
+struct CancelOnDrop(Arc<Handle>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+/// When a run must be done by.
+#[derive(Debug, Clone, Copy)]
+pub enum Deadline {
+    /// A fixed instant, waiting for a permit included (a request's budget).
+    At(Instant),
+    /// This long after the run starts (a background job's budget).
+    AfterStart(Duration),
+}
+
+/// Why a run gave no result.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// The deadline passed while every permit was taken.
+    #[error(
+        "the run did not finish within its time budget: it waited for a free slot the whole \
+         time (all {0} estimation slots stayed busy)"
+    )]
+    NotStarted(usize),
+    /// A bug: the run panicked. The message is for the logs only.
+    #[error("the run panicked: {0}")]
+    Panicked(String),
+}
+
+/// Runs estimation work on the blocking pool, at most `capacity` at a time.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    permits: Arc<Semaphore>,
+    capacity: usize,
+}
+
+impl Runner {
+    pub fn new(capacity: usize) -> Runner {
+        let capacity = capacity.max(1);
+        Runner {
+            permits: Arc::new(Semaphore::new(capacity)),
+            capacity,
+        }
+    }
+
+    /// Runs `work` once a permit is free, with controls wired to `handle` and
+    /// the deadline. If this future is dropped (the client went away), the run
+    /// is cancelled; its permit is released when the work has actually stopped.
+    pub async fn run<T, F>(
+        &self,
+        handle: Arc<Handle>,
+        deadline: Deadline,
+        work: F,
+    ) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Controls<'_>) -> Result<T, RunError> + Send + 'static,
+    {
+        let _guard = CancelOnDrop(handle.clone());
+        if handle.is_cancelled() {
+            return Err(RunError::Cancelled.into());
+        }
+        let wait_until = match deadline {
+            Deadline::At(t) => Some(tokio::time::Instant::from_std(t)),
+            Deadline::AfterStart(_) => None,
+        };
+        let expired = async {
+            match wait_until {
+                Some(t) => tokio::time::sleep_until(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        let permit = tokio::select! {
+            permit = self.permits.clone().acquire_owned() => {
+                permit.map_err(|_| Failure::Run(RunError::Cancelled))?
+            }
+            () = handle.wake.notified() => return Err(RunError::Cancelled.into()),
+            () = expired => return Err(Failure::NotStarted(self.capacity)),
+        };
+        let run_deadline = match deadline {
+            Deadline::At(t) => t,
+            Deadline::AfterStart(d) => Instant::now().checked_add(d).unwrap_or_else(far_future),
+        };
+        let span = tracing::Span::current();
+        let h = handle.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let _in_flight = InFlight::enter();
+            h.started.store(true, Ordering::Relaxed);
+            let controls = Controls {
+                cancel: &h.cancel,
+                deadline: Some(run_deadline),
+                progress: &h.progress,
+            };
+            span.in_scope(|| work(&controls))
+        })
+        .await;
+        match joined {
+            Ok(result) => result.map_err(Failure::Run),
+            Err(e) => Err(Failure::Panicked(match e.try_into_panic() {
+                Ok(payload) => panic_text(payload.as_ref()),
+                Err(e) => e.to_string(),
+            })),
+        }
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    }
+}
+
+/// Counts the runs holding a permit, for `/metrics`.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> InFlight {
+        metrics::gauge!("gradest_estimations_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("gradest_estimations_in_flight").decrement(1.0);
+    }
+}
+
+/// Runs one job with the core's runner and counts the samples it drew.
+pub fn estimate(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
+    let before = controls.progress.load(Ordering::Relaxed);
+    let result = run(job, controls);
+    let drawn = match &result {
+        Ok(e) => e.diagnostics.samples,
+        Err(_) => controls
+            .progress
+            .load(Ordering::Relaxed)
+            .saturating_sub(before),
+    };
+    metrics::counter!("gradest_samples_drawn_total").increment(drawn);
+    result
+}
