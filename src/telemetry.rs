@@ -21,7 +21,11 @@ pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
         EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let result = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
     result.map_err(|e| e.to_string())

@@ -336,3 +336,39 @@ pub async fn problems_only(request: Request, next: Next) -> Response {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_nothing_to_the_client() {
+        let e = ApiError::from(Failure::Panicked("secret stack detail".to_string()));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let p = e.problem();
+        assert!(!p.detail.contains("secret"), "{p:?}");
+        assert_eq!(p.status, 500);
+    }
+
+    #[test]
+    fn core_errors_point_at_their_field() {
+        let e = ApiError::from(ParamError::at("scale", 1, "bad"));
+        assert_eq!(
+            e.problem().pointer.as_deref(),
+            Some("/distribution/scale/1")
+        );
+        let e = ApiError::from(RunError::NonFinite("nan".to_string()));
+        assert_eq!(e.problem().pointer.as_deref(), Some("/objective"));
+        let e = ApiError::from(RunError::DeadlineExceeded { done: 1, total: 2 });
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn pointers_escape_slashes_and_tildes() {
+        assert_eq!(
+            pointer("/distribution", &["a/b", "c~d"]),
+            "/distribution/a~1b/c~0d"
+        );
+        assert_eq!(pointer("", &[] as &[&str]), "");
+    }
+}

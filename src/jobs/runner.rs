@@ -208,3 +208,100 @@ pub fn estimate(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError
     metrics::counter!("gradest_samples_drawn_total").increment(drawn);
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget() -> Deadline {
+        Deadline::AfterStart(Duration::from_secs(30))
+    }
+
+    /// Work that runs until it is cancelled.
+    fn until_cancelled(c: &Controls<'_>) -> Result<(), RunError> {
+        while !c.cancel.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Err(RunError::Cancelled)
+    }
+
+    #[tokio::test]
+    async fn a_panic_fails_its_run_only() {
+        let runner = Runner::new(1);
+        let failed: Result<(), _> = runner
+            .run(Handle::new(), budget(), |_| panic!("boom"))
+            .await;
+        assert!(
+            matches!(&failed, Err(Failure::Panicked(m)) if m.contains("boom")),
+            "{failed:?}"
+        );
+        let ok = runner.run(Handle::new(), budget(), |_| Ok(7)).await;
+        assert_eq!(ok, Ok(7), "the permit came back and the runner still works");
+    }
+
+    #[tokio::test]
+    async fn a_deadline_that_passes_in_the_queue_is_a_failure() {
+        let runner = Runner::new(1);
+        let busy = Handle::new();
+        let first = tokio::spawn({
+            let (runner, busy) = (runner.clone(), busy.clone());
+            async move { runner.run(busy, budget(), until_cancelled).await }
+        });
+        while !busy.started() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let deadline = Deadline::At(Instant::now() + Duration::from_millis(50));
+        let queued: Result<(), _> = runner.run(Handle::new(), deadline, |_| Ok(())).await;
+        assert_eq!(queued, Err(Failure::NotStarted(1)));
+        busy.cancel();
+        assert_eq!(first.await.unwrap(), Err(Failure::Run(RunError::Cancelled)));
+    }
+
+    #[tokio::test]
+    async fn cancelling_a_queued_run_stops_its_wait() {
+        let runner = Runner::new(1);
+        let busy = Handle::new();
+        let first = tokio::spawn({
+            let (runner, busy) = (runner.clone(), busy.clone());
+            async move { runner.run(busy, budget(), until_cancelled).await }
+        });
+        let waiting = Handle::new();
+        let second = tokio::spawn({
+            let (runner, waiting) = (runner.clone(), waiting.clone());
+            async move { runner.run(waiting, budget(), |_| Ok(())).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waiting.cancel();
+        let second = tokio::time::timeout(Duration::from_secs(5), second).await;
+        assert_eq!(
+            second.unwrap().unwrap(),
+            Err(Failure::Run(RunError::Cancelled))
+        );
+        assert!(!waiting.started());
+        busy.cancel();
+        first.await.unwrap().unwrap_err();
+    }
+
+    #[tokio::test]
+    async fn dropping_the_caller_cancels_the_run() {
+        let runner = Runner::new(1);
+        let handle = Handle::new();
+        let call = tokio::spawn({
+            let (runner, handle) = (runner.clone(), handle.clone());
+            async move { runner.run(handle, budget(), until_cancelled).await }
+        });
+        while !handle.started() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        call.abort();
+        let _ = call.await;
+        assert!(handle.is_cancelled());
+        // The work stops, so the permit is free again.
+        let next = tokio::time::timeout(
+            Duration::from_secs(5),
+            runner.run(Handle::new(), budget(), |_| Ok(1)),
+        )
+        .await;
+        assert_eq!(next.unwrap(), Ok(1));
+    }
+}
