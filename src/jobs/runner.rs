@@ -91,6 +91,10 @@ pub enum Failure {
 pub struct Runner {
     permits: Arc<Semaphore>,
     capacity: usize,
+    /// Bounds request preparation (parsing, compiling, building distributions)
+    /// separately, so it never waits behind long runs, yet a burst of large
+    /// requests cannot hold unbounded memory or CPU at once.
+    preparing: Arc<Semaphore>,
 }
 
 impl Runner {
@@ -99,7 +103,31 @@ impl Runner {
         Runner {
             permits: Arc::new(Semaphore::new(capacity)),
             capacity,
+            preparing: Arc::new(Semaphore::new(capacity)),
         }
+    }
+
+    /// Runs CPU work that prepares a run (validation, compilation) on the
+    /// blocking pool, at most `capacity` at a time: cheap for ordinary
+    /// requests, but bounded for pathological ones.
+    pub async fn prepare<T, F>(&self, work: F) -> Result<T, Failure>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let permit = self
+            .preparing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Failure::Run(RunError::Cancelled))?;
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(work)
+        })
+        .await
+        .map_err(panicked)
     }
 
     /// Runs `work` once a permit is free, with controls wired to `handle` and
@@ -154,18 +182,20 @@ impl Runner {
             span.in_scope(|| work(&controls))
         })
         .await;
-        match joined {
-            Ok(result) => result.map_err(Failure::Run),
-            Err(e) => Err(Failure::Panicked(match e.try_into_panic() {
-                Ok(payload) => panic_text(payload.as_ref()),
-                Err(e) => e.to_string(),
-            })),
-        }
+        joined.map_err(panicked)?.map_err(Failure::Run)
     }
 }
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
+}
+
+/// A blocking task that did not return: it panicked (or was aborted at shutdown).
+fn panicked(e: tokio::task::JoinError) -> Failure {
+    Failure::Panicked(match e.try_into_panic() {
+        Ok(payload) => panic_text(payload.as_ref()),
+        Err(e) => e.to_string(),
+    })
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {

@@ -489,6 +489,18 @@ fn table() -> Vec<Bad> {
             pointer: Some("/objective"),
         },
         Bad {
+            name: "objective over the working-memory limit",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                set(v, "/distribution/loc", json!(vec![0.0; 10_000]));
+                set(v, "/distribution/scale", json!(vec![1.0; 10_000]));
+                set(v, "/objective", json!(format!("sum(x{})", " + x".repeat(60))));
+            }),
+            status: 422,
+            pointer: Some("/objective"),
+        },
+        Bad {
             name: "objective as a number",
             method: POST,
             path: est,

@@ -38,7 +38,11 @@ pub async fn compare_create(
     ApiJson(request): ApiJson<CompareRequest>,
 ) -> Result<Json<CompareResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let compare = request.into_jobs(state.limits())?;
+    let limits = state.limits().clone();
+    let compare = state
+        .runner()
+        .prepare(move || request.into_jobs(&limits))
+        .await??;
     let (samples, seed, jobs) = (compare.samples, compare.seed, compare.jobs);
     let runs = state
         .runner()

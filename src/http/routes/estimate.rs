@@ -35,7 +35,11 @@ pub async fn estimate_create(
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Json<EstimateResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let job = request.into_job(state.limits())?;
+    let limits = state.limits().clone();
+    let job = state
+        .runner()
+        .prepare(move || request.into_job(&limits))
+        .await??;
     let run = state
         .runner()
         .run(Handle::new(), Deadline::At(deadline), move |c| {

@@ -35,7 +35,11 @@ pub async fn jobs_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Response, ApiError> {
-    let job = request.into_job(state.limits())?;
+    let limits = state.limits().clone();
+    let job = state
+        .runner()
+        .prepare(move || request.into_job(&limits))
+        .await??;
     let snapshot = state.jobs().submit(job)?;
     let location = format!("/v1/jobs/{}", snapshot.id);
     let body = Json(JobResponse::from(&snapshot));
