@@ -461,15 +461,10 @@ fn run_chunk(
         match job.estimator {
             Estimator::ScoreFunction { baseline } => {
                 dist.sample(&mut rng, x);
-                let o = prog.eval(
-                    &mut ws,
-                    x,
-                    b,
-                    Want {
-                        grad_x: false,
-                        grad_theta: direct,
-                    },
-                );
+                let o = prog.eval(&mut ws, x, b, Want {
+                    grad_x: false,
+                    grad_theta: direct,
+                });
                 f.copy_from_slice(o.f);
                 let s = &mut buf.v[..b * p];
                 dist.score(x, s);
@@ -490,15 +485,10 @@ fn run_chunk(
                 })?;
                 let aux = &mut buf.aux[..b * rep.aux_len()];
                 rep.rsample(&mut rng, x, aux);
-                let o = prog.eval(
-                    &mut ws,
-                    x,
-                    b,
-                    Want {
-                        grad_x: true,
-                        grad_theta: direct,
-                    },
-                );
+                let o = prog.eval(&mut ws, x, b, Want {
+                    grad_x: true,
+                    grad_theta: direct,
+                });
                 f.copy_from_slice(o.f);
                 rep.pullback(x, aux, o.grad_x, u);
                 add_direct(u, direct.then_some(o.grad_theta));
@@ -509,15 +499,10 @@ fn run_chunk(
                 })?;
                 let aux = &mut buf.aux[..b * rel.relaxed_aux_len()];
                 rel.relaxed_sample(&mut rng, temperature, hard, x, aux);
-                let o = prog.eval(
-                    &mut ws,
-                    x,
-                    b,
-                    Want {
-                        grad_x: true,
-                        grad_theta: direct,
-                    },
-                );
+                let o = prog.eval(&mut ws, x, b, Want {
+                    grad_x: true,
+                    grad_theta: direct,
+                });
                 f.copy_from_slice(o.f);
                 rel.relaxed_pullback(temperature, aux, o.grad_x, u);
                 add_direct(u, direct.then_some(o.grad_theta));
@@ -636,10 +621,7 @@ fn non_finite_message(x: &[f64], f: f64, g: Option<f64>) -> String {
     let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
     let more = if x.len() > 8 { ", …" } else { "" };
     let what = if f.is_finite() {
-        format!(
-            "f = {f} is finite but a gradient term is {}",
-            g.unwrap_or(f64::NAN)
-        )
+        format!("f = {f} is finite but a gradient term is {}", g.unwrap_or(f64::NAN))
     } else {
         format!("f = {f}")
     };

@@ -43,10 +43,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         },
     ],
     alternatives: &[],
-    estimators: &[
-        EstimatorKind::Reparameterization,
-        EstimatorKind::ScoreFunction,
-    ],
+    estimators: &[EstimatorKind::Reparameterization, EstimatorKind::ScoreFunction],
     build,
 };
 

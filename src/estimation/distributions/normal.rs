@@ -40,18 +40,12 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         },
     ],
     alternatives: &[],
-    estimators: &[
-        EstimatorKind::Reparameterization,
-        EstimatorKind::ScoreFunction,
-    ],
+    estimators: &[EstimatorKind::Reparameterization, EstimatorKind::ScoreFunction],
     build,
 };
 
 fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
-    Ok(Box::new(Normal::new(
-        vector(input, "loc"),
-        vector(input, "scale"),
-    )))
+    Ok(Box::new(Normal::new(vector(input, "loc"), vector(input, "scale"))))
 }
 
 /// Independent normals.
@@ -66,10 +60,7 @@ impl Normal {
     /// Builds from validated parameters of equal length (scale > 0).
     pub fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
         Normal {
-            params: [
-                Param::vector("loc", loc.clone()),
-                Param::vector("scale", scale.clone()),
-            ],
+            params: [Param::vector("loc", loc.clone()), Param::vector("scale", scale.clone())],
             loc,
             scale,
         }

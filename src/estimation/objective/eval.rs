@@ -236,13 +236,7 @@ fn zip_deriv(z: Zip, which: usize, a: f64, c: f64, y: f64) -> f64 {
 }
 
 /// Computes one node's value for a batch of `b` samples into `out` (`b × len`).
-pub(crate) fn forward(
-    node: &Node,
-    args: &[View<'_>],
-    out: &mut [f64],
-    b: usize,
-    scratch: &mut [f64],
-) {
+pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize, scratch: &mut [f64]) {
     let n = node.len;
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
@@ -318,11 +312,7 @@ fn backward(
     scratch: &mut [f64],
 ) {
     let n = node.len;
-    let la = if node.op == Op::Vector {
-        1
-    } else {
-        args[which].len
-    };
+    let la = if node.op == Op::Vector { 1 } else { args[which].len };
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
         Op::Map(m) => {
@@ -337,8 +327,7 @@ fn backward(
                 _ => {
                     for r in 0..b {
                         for j in 0..n {
-                            adj_arg[r * n + j] +=
-                                adj_out[r * n + j] * map_deriv(m, a.at(r, j), y.at(r, j));
+                            adj_arg[r * n + j] += adj_out[r * n + j] * map_deriv(m, a.at(r, j), y.at(r, j));
                         }
                     }
                 }
@@ -377,8 +366,7 @@ fn backward(
                 for r in 0..b {
                     let mut acc = 0.0;
                     for j in 0..n {
-                        acc += adj_out[r * n + j]
-                            * zip_deriv(z, which, a.at(r, j), c.at(r, j), y.at(r, j));
+                        acc += adj_out[r * n + j] * zip_deriv(z, which, a.at(r, j), c.at(r, j), y.at(r, j));
                     }
                     adj_arg[r] += acc;
                 }
@@ -614,8 +602,7 @@ impl Program {
         adj[r0 * b..(r0 + 1) * b].fill(1.0);
         for id in (0..self.nodes.len()).rev() {
             let node = &self.nodes[id];
-            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step())
-            {
+            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step()) {
                 continue;
             }
             let out_off = node.adj.expect("reached nodes have adjoints");
