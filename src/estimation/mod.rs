@@ -14,6 +14,7 @@ pub mod runner;
 pub mod stats;
 
 pub use distributions::Distribution;
+pub use distributions::normal_batch;
 pub use estimators::{Baseline, Estimator, EstimatorKind};
 pub use objective::Program;
 pub use runner::{Controls, Estimate, RunError, run};
@@ -46,4 +47,39 @@ pub struct Job {
     /// Exact enumeration is used for a reference when the distribution has at
     /// most this many outcomes.
     pub max_outcomes: u64,
+}
+
+/// Compiles an objective for a distribution: `x` is a sample, and every
+/// parameter of the distribution may be referenced by name (the differentiated
+/// ones then contribute a direct term ∇θf to the gradient).
+pub fn compile_objective(
+    text: &str,
+    dist: &dyn Distribution,
+    limits: &objective::ParseLimits,
+    max_elements: usize,
+) -> Result<Program, objective::ObjectiveError> {
+    let expr = objective::parse(text, limits)?;
+    let mut offset = 0;
+    let bindings: Vec<objective::Binding> = dist
+        .params()
+        .iter()
+        .map(|p| {
+            let grad_offset = p.differentiable.then(|| {
+                offset += p.values.len();
+                offset - p.values.len()
+            });
+            objective::Binding {
+                name: p.name.to_string(),
+                values: p.values.clone(),
+                grad_offset,
+            }
+        })
+        .collect();
+    Program::compile(
+        &expr,
+        dist.dim(),
+        &bindings,
+        distributions::grad_len(dist),
+        max_elements,
+    )
 }

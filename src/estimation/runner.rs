@@ -134,7 +134,7 @@ pub struct Plan {
 /// enough to give many chunks for batch means and load balance.
 const CHUNK_WORK: usize = 1 << 20;
 /// Numbers per batch, about: the batch's buffers stay in the L2 cache.
-const BATCH_WORK: usize = 1 << 15;
+const BATCH_WORK: usize = 1 << 17;
 /// Fewest chunks, when N allows: batch means need enough batches.
 const MIN_CHUNKS: u64 = 32;
 /// Bound on the numbers kept per chunk summary times the number of chunks.
@@ -444,7 +444,10 @@ fn run_chunk(
     let mut s1 = vec![0.0; d];
     let mut s2 = vec![0.0; d];
     let mut used_x = 0u64;
+    // For small d, exact per-batch moments of each coordinate instead.
+    let mut xm_small = vec![Moments::default(); if d <= 4 { d } else { 0 }];
     let mut use_v = false;
+    let mut stats = Vec::with_capacity(p + 1);
     for b in plan.batches(plan.chunk_len(c)) {
         if controls.cancel.load(Ordering::Relaxed) {
             return Err(RunError::Cancelled);
@@ -461,10 +464,15 @@ fn run_chunk(
         match job.estimator {
             Estimator::ScoreFunction { baseline } => {
                 dist.sample(&mut rng, x);
-                let o = prog.eval(&mut ws, x, b, Want {
-                    grad_x: false,
-                    grad_theta: direct,
-                });
+                let o = prog.eval(
+                    &mut ws,
+                    x,
+                    b,
+                    Want {
+                        grad_x: false,
+                        grad_theta: direct,
+                    },
+                );
                 f.copy_from_slice(o.f);
                 let s = &mut buf.v[..b * p];
                 dist.score(x, s);
@@ -485,10 +493,15 @@ fn run_chunk(
                 })?;
                 let aux = &mut buf.aux[..b * rep.aux_len()];
                 rep.rsample(&mut rng, x, aux);
-                let o = prog.eval(&mut ws, x, b, Want {
-                    grad_x: true,
-                    grad_theta: direct,
-                });
+                let o = prog.eval(
+                    &mut ws,
+                    x,
+                    b,
+                    Want {
+                        grad_x: true,
+                        grad_theta: direct,
+                    },
+                );
                 f.copy_from_slice(o.f);
                 rep.pullback(x, aux, o.grad_x, u);
                 add_direct(u, direct.then_some(o.grad_theta));
@@ -499,20 +512,27 @@ fn run_chunk(
                 })?;
                 let aux = &mut buf.aux[..b * rel.relaxed_aux_len()];
                 rel.relaxed_sample(&mut rng, temperature, hard, x, aux);
-                let o = prog.eval(&mut ws, x, b, Want {
-                    grad_x: true,
-                    grad_theta: direct,
-                });
+                let o = prog.eval(
+                    &mut ws,
+                    x,
+                    b,
+                    Want {
+                        grad_x: true,
+                        grad_theta: direct,
+                    },
+                );
                 f.copy_from_slice(o.f);
                 rel.relaxed_pullback(temperature, aux, o.grad_x, u);
                 add_direct(u, direct.then_some(o.grad_theta));
             }
             Estimator::Exact => unreachable!("exact enumeration does not sample"),
         }
-        // Non-finite values: a cheap check on sums, the slow path only when needed.
+        // Summaries of the batch; a non-finite value anywhere makes a summary
+        // non-finite, and only then does the slow path look for it.
+        summarise(&buf, b, p, use_v, &mut stats);
         let mut b_used = b;
-        let finite = f.iter().sum::<f64>().is_finite() && u.iter().sum::<f64>().is_finite();
-        if !finite {
+        if !stats.iter().all(CoMoments::is_finite) {
+            let (x, f, u) = (&buf.x[..b * d], &buf.f[..b], &buf.u[..b * p]);
             let keep = &mut buf.keep[..b];
             for (r, k) in keep.iter_mut().enumerate() {
                 *k = f[r].is_finite() && (0..p).all(|j| u[j * b + r].is_finite());
@@ -525,27 +545,31 @@ fn run_chunk(
                     (0..p).map(|j| u[j * b + r]).find(|v| !v.is_finite()),
                 )));
             }
-            b_used = compact(&buf.keep[..b], d, p, x, f, u, &mut buf.v[..b * p], use_v);
+            b_used = compact(&mut buf, b, d, p, use_v);
             out.non_finite += (b - b_used) as u64;
+            summarise(&buf, b_used, p, use_v, &mut stats);
+        }
+        let (fm, terms) = stats.split_first().expect("f comes first");
+        out.f.merge(&Moments {
+            n: fm.n,
+            mean: fm.mean_u,
+            m2: fm.m2_u,
+        });
+        for (t, m) in out.terms.iter_mut().zip(terms) {
+            t.merge(m);
         }
         let x = &buf.x[..b_used * d];
-        out.f.merge(&Moments::of(&buf.f[..b_used]));
-        for k in 0..p {
-            let uk = &buf.u[k * b_used..(k + 1) * b_used];
-            let m = if use_v {
-                CoMoments::of(uk, &buf.v[k * b_used..(k + 1) * b_used])
-            } else {
-                let m = Moments::of(uk);
-                CoMoments {
-                    n: m.n,
-                    mean_u: m.mean,
-                    m2_u: m.m2,
-                    ..CoMoments::default()
+        if b_used > 0 && d == 1 {
+            xm_small[0].merge(&Moments::of(x));
+        } else if b_used > 0 && d <= 4 {
+            for (j, xm) in xm_small.iter_mut().enumerate() {
+                let col = &mut buf.base[..b_used];
+                for (c, row) in col.iter_mut().zip(x.chunks_exact(d)) {
+                    *c = row[j];
                 }
-            };
-            out.terms[k].merge(&m);
-        }
-        if b_used > 0 {
+                xm.merge(&Moments::of(col));
+            }
+        } else if b_used > 0 {
             let sh = shift.get_or_insert_with(|| x[..d].to_vec());
             for row in x.chunks_exact(d) {
                 for j in 0..d {
@@ -560,6 +584,7 @@ fn run_chunk(
     }
     let n = used_x as f64;
     out.x = match shift {
+        _ if d <= 4 => xm_small,
         Some(sh) if n > 0.0 => (0..d)
             .map(|j| Moments {
                 n,
@@ -580,30 +605,50 @@ fn add_direct(u: &mut [f64], direct: Option<&[f64]>) {
     }
 }
 
-/// Moves the kept rows to the front of every buffer; returns how many were kept.
-#[allow(clippy::too_many_arguments)]
-fn compact(
-    keep: &[bool],
-    d: usize,
-    p: usize,
-    x: &mut [f64],
-    f: &mut [f64],
-    u: &mut [f64],
-    v: &mut [f64],
-    use_v: bool,
-) -> usize {
-    let b = keep.len();
+/// Summaries of a batch of `b` into `out` (capacity reserved, so no allocation):
+/// f first (as u), then each gradient component.
+fn summarise(buf: &Buffers, b: usize, p: usize, use_v: bool, out: &mut Vec<CoMoments>) {
+    out.clear();
+    let f = Moments::of(&buf.f[..b]);
+    out.push(CoMoments {
+        n: f.n,
+        mean_u: f.mean,
+        m2_u: f.m2,
+        ..CoMoments::default()
+    });
+    for k in 0..p {
+        let uk = &buf.u[k * b..(k + 1) * b];
+        out.push(if use_v {
+            CoMoments::of(uk, &buf.v[k * b..(k + 1) * b])
+        } else {
+            let m = Moments::of(uk);
+            CoMoments {
+                n: m.n,
+                mean_u: m.mean,
+                m2_u: m.m2,
+                ..CoMoments::default()
+            }
+        });
+    }
+}
+
+/// Moves the rows marked in `buf.keep` to the front of every buffer; returns how
+/// many were kept.
+fn compact(buf: &mut Buffers, b: usize, d: usize, p: usize, use_v: bool) -> usize {
+    let keep = &buf.keep[..b];
     let kept = keep.iter().filter(|k| **k).count();
     let mut w = 0;
     for r in 0..b {
         if keep[r] {
-            f[w] = f[r];
-            x.copy_within(r * d..(r + 1) * d, w * d);
+            buf.f[w] = buf.f[r];
+            buf.x.copy_within(r * d..(r + 1) * d, w * d);
             w += 1;
         }
     }
-    // Component-major buffers: component k moves from k·b to k·kept.
-    for buffer in [Some(u), use_v.then_some(v)].into_iter().flatten() {
+    // Component-major buffers: component k moves from k·b to k·kept (never
+    // overwriting a value not yet moved, since kept ≤ b).
+    let buffers = [Some(&mut buf.u), use_v.then_some(&mut buf.v)];
+    for buffer in buffers.into_iter().flatten() {
         for k in 0..p {
             let mut w = 0;
             for r in 0..b {
@@ -621,7 +666,10 @@ fn non_finite_message(x: &[f64], f: f64, g: Option<f64>) -> String {
     let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
     let more = if x.len() > 8 { ", …" } else { "" };
     let what = if f.is_finite() {
-        format!("f = {f} is finite but a gradient term is {}", g.unwrap_or(f64::NAN))
+        format!(
+            "f = {f} is finite but a gradient term is {}",
+            g.unwrap_or(f64::NAN)
+        )
     } else {
         format!("f = {f}")
     };

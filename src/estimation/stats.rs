@@ -10,6 +10,93 @@
 //!
 //! always in the same order, so a result never depends on how many threads ran.
 
+/// Σ xᵢ with eight independent accumulators, in a fixed order: the compiler can
+/// vectorise it (a single running sum is one long dependency chain), and the result
+/// is the same on every run.
+#[inline]
+pub fn sum(xs: &[f64]) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += c[i];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for v in rest {
+        s += v;
+    }
+    s
+}
+
+/// Σ (xᵢ − m)², vectorisable like [`sum`].
+#[inline]
+pub fn sum_sq_dev(xs: &[f64], m: f64) -> f64 {
+    let mut acc = [0.0; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            let t = c[i] - m;
+            acc[i] += t * t;
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for v in rest {
+        s += (v - m) * (v - m);
+    }
+    s
+}
+
+/// (Σ (xᵢ − m), Σ (xᵢ − m)²) in one pass, vectorisable like [`sum`].
+#[inline]
+fn shifted_sums(xs: &[f64], m: f64) -> (f64, f64) {
+    let (mut a, mut b) = ([0.0; 4], [0.0; 4]);
+    let chunks = xs.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..4 {
+            let t = c[i] - m;
+            a[i] += t;
+            b[i] += t * t;
+        }
+    }
+    let fold = |t: [f64; 4]| (t[0] + t[2]) + (t[1] + t[3]);
+    let (mut sa, mut sb) = (fold(a), fold(b));
+    for v in rest {
+        let t = v - m;
+        sa += t;
+        sb += t * t;
+    }
+    (sa, sb)
+}
+
+/// (Σ (uᵢ − mu)², Σ (vᵢ − mv)², Σ (uᵢ − mu)(vᵢ − mv)), vectorisable like [`sum`].
+#[inline]
+fn co_sums(u: &[f64], v: &[f64], mu: f64, mv: f64) -> (f64, f64, f64) {
+    let (mut a, mut b, mut c) = ([0.0; 4], [0.0; 4], [0.0; 4]);
+    let (cu, cv) = (u.chunks_exact(4), v.chunks_exact(4));
+    let (ru, rv) = (cu.remainder(), cv.remainder());
+    for (x, y) in cu.zip(cv) {
+        for i in 0..4 {
+            let (p, q) = (x[i] - mu, y[i] - mv);
+            a[i] += p * p;
+            b[i] += q * q;
+            c[i] += p * q;
+        }
+    }
+    let fold = |t: [f64; 4]| (t[0] + t[2]) + (t[1] + t[3]);
+    let (mut sa, mut sb, mut sc) = (fold(a), fold(b), fold(c));
+    for (x, y) in ru.iter().zip(rv) {
+        let (p, q) = (x - mu, y - mv);
+        sa += p * p;
+        sb += q * q;
+        sc += p * q;
+    }
+    (sa, sb, sc)
+}
+
 /// Count, mean and sum of squared deviations of one stream of numbers.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Moments {
@@ -19,15 +106,20 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// Summarises a batch with the two-pass formulas.
+    /// Summarises a batch in one pass of shifted sums: with t = x − x₀ (x₀ the
+    /// batch's first value, a typical value of the data, so the sums do not
+    /// cancel catastrophically), mean = x₀ + Σt/n and M2 = Σt² − (Σt)²/n.
     pub fn of(values: &[f64]) -> Moments {
-        if values.is_empty() {
+        let Some(&shift) = values.first() else {
             return Moments::default();
-        }
+        };
         let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let m2 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
-        Moments { n, mean, m2 }
+        let (s1, s2) = shifted_sums(values, shift);
+        Moments {
+            n,
+            mean: shift + s1 / n,
+            m2: (s2 - s1 * s1 / n).max(0.0),
+        }
     }
 
     /// Chan et al.'s merge.
@@ -44,6 +136,11 @@ impl Moments {
         self.mean += delta * other.n / n;
         self.m2 += other.m2 + delta * delta * self.n * other.n / n;
         self.n = n;
+    }
+
+    /// Whether mean and M2 are finite (they are not if any value was not).
+    pub fn is_finite(&self) -> bool {
+        self.mean.is_finite() && self.m2.is_finite()
     }
 
     /// Unbiased sample variance (0 for fewer than two values).
@@ -81,15 +178,9 @@ impl CoMoments {
             return CoMoments::default();
         }
         let n = u.len() as f64;
-        let mean_u = u.iter().sum::<f64>() / n;
-        let mean_v = v.iter().sum::<f64>() / n;
-        let (mut m2_u, mut m2_v, mut c_uv) = (0.0, 0.0, 0.0);
-        for (a, b) in u.iter().zip(v) {
-            let (du, dv) = (a - mean_u, b - mean_v);
-            m2_u += du * du;
-            m2_v += dv * dv;
-            c_uv += du * dv;
-        }
+        let mean_u = sum(u) / n;
+        let mean_v = sum(v) / n;
+        let (m2_u, m2_v, c_uv) = co_sums(u, v, mean_u, mean_v);
         CoMoments {
             n,
             mean_u,
@@ -98,6 +189,15 @@ impl CoMoments {
             m2_v,
             c_uv,
         }
+    }
+
+    /// Whether every moment is finite (they are not if any value was not).
+    pub fn is_finite(&self) -> bool {
+        self.mean_u.is_finite()
+            && self.mean_v.is_finite()
+            && self.m2_u.is_finite()
+            && self.m2_v.is_finite()
+            && self.c_uv.is_finite()
     }
 
     /// Chan et al.'s merge, extended to the co-moment.

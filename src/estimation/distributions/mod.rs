@@ -11,8 +11,13 @@
 //!   terms are component-major (`g[k·b + r]`), so statistics run over
 //!   contiguous memory.
 
+mod bernoulli;
+mod categorical;
 mod mvn;
 mod normal;
+mod poisson;
+
+pub use normal::standard_normals as normal_batch;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -102,12 +107,20 @@ pub struct FamilyInfo {
 
 impl fmt::Debug for FamilyInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FamilyInfo").field("name", &self.name).finish()
+        f.debug_struct("FamilyInfo")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
 /// Every family gradest knows.
-pub static FAMILIES: &[&FamilyInfo] = &[&normal::FAMILY, &mvn::FAMILY];
+pub static FAMILIES: &[&FamilyInfo] = &[
+    &normal::FAMILY,
+    &mvn::FAMILY,
+    &categorical::FAMILY,
+    &bernoulli::FAMILY,
+    &poisson::FAMILY,
+];
 
 /// Looks a family up by name.
 pub fn family(name: &str) -> Option<&'static FamilyInfo> {
@@ -173,7 +186,11 @@ pub fn build(
         }
     }
     for group in info.alternatives {
-        let given: Vec<&str> = group.iter().copied().filter(|n| input.contains_key(*n)).collect();
+        let given: Vec<&str> = group
+            .iter()
+            .copied()
+            .filter(|n| input.contains_key(*n))
+            .collect();
         if given.len() != 1 {
             return Err(ParamError::new(
                 &[],
@@ -181,14 +198,20 @@ pub fn build(
                     "family '{}' needs exactly one of {}; {} given",
                     info.name,
                     group.join(" or "),
-                    if given.is_empty() { "none was".to_string() } else { given.join(" and ") + " were" }
+                    if given.is_empty() {
+                        "none was".to_string()
+                    } else {
+                        given.join(" and ") + " were"
+                    }
                 ),
             ));
         }
     }
     let mut length: Option<(usize, &str)> = None;
     for spec in info.params {
-        let Some(value) = input.get(spec.name) else { continue };
+        let Some(value) = input.get(spec.name) else {
+            continue;
+        };
         let name = spec.name;
         let n = match (spec.shape, value) {
             (Shape::Vector, ParamValue::Vector(v)) => {
@@ -197,7 +220,10 @@ pub fn build(
                         return Err(ParamError::at(
                             name,
                             i,
-                            format!("{name}[{i}] = {x} is invalid: {name} must be {}", spec.constraint.describe()),
+                            format!(
+                                "{name}[{i}] = {x} is invalid: {name} must be {}",
+                                spec.constraint.describe()
+                            ),
                         ));
                     }
                 }
@@ -209,7 +235,10 @@ pub fn build(
                     if row.len() != d {
                         return Err(ParamError::new(
                             &[name, &i.to_string()],
-                            format!("{name} must be square: row {i} has {} entries, expected {d}", row.len()),
+                            format!(
+                                "{name} must be square: row {i} has {} entries, expected {d}",
+                                row.len()
+                            ),
                         ));
                     }
                     for (j, x) in row.iter().enumerate() {
@@ -217,7 +246,10 @@ pub fn build(
                         if bad {
                             return Err(ParamError::new(
                                 &[name, &i.to_string(), &j.to_string()],
-                                format!("{name}[{i}][{j}] = {x} is invalid: {name} must be {}", spec.constraint.describe()),
+                                format!(
+                                    "{name}[{i}][{j}] = {x} is invalid: {name} must be {}",
+                                    spec.constraint.describe()
+                                ),
                             ));
                         }
                     }
@@ -225,14 +257,23 @@ pub fn build(
                 d
             }
             (Shape::Vector, ParamValue::Matrix(_)) => {
-                return Err(ParamError::new(&[name], format!("{name} must be an array of numbers")));
+                return Err(ParamError::new(
+                    &[name],
+                    format!("{name} must be an array of numbers"),
+                ));
             }
             (Shape::Matrix, ParamValue::Vector(_)) => {
-                return Err(ParamError::new(&[name], format!("{name} must be an array of rows (arrays of numbers)")));
+                return Err(ParamError::new(
+                    &[name],
+                    format!("{name} must be an array of rows (arrays of numbers)"),
+                ));
             }
         };
         if n == 0 {
-            return Err(ParamError::new(&[name], format!("{name} must not be empty")));
+            return Err(ParamError::new(
+                &[name],
+                format!("{name} must not be empty"),
+            ));
         }
         if n > max_dim {
             return Err(ParamError::new(
@@ -245,7 +286,9 @@ pub fn build(
             Some((m, first)) if m != n => {
                 return Err(ParamError::new(
                     &[name],
-                    format!("{name} has {n} components but {first} has {m}; every parameter must have the same length"),
+                    format!(
+                        "{name} has {n} components but {first} has {m}; every parameter must have the same length"
+                    ),
                 ));
             }
             Some(_) => {}
@@ -333,7 +376,14 @@ pub trait Relaxed {
     /// Draws relaxed samples y at temperature τ into aux and writes the point
     /// where f is evaluated into x: y itself, or for `hard` (straight-through)
     /// the discrete sample it rounds to.
-    fn relaxed_sample(&self, rng: &mut SampleRng, tau: f64, hard: bool, x: &mut [f64], aux: &mut [f64]);
+    fn relaxed_sample(
+        &self,
+        rng: &mut SampleRng,
+        tau: f64,
+        hard: bool,
+        x: &mut [f64],
+        aux: &mut [f64],
+    );
 
     /// Pulls ∇f back to θ through the relaxed sample's Jacobian ∂y/∂θ.
     fn relaxed_pullback(&self, tau: f64, aux: &[f64], gx: &[f64], g: &mut [f64]);
@@ -363,5 +413,9 @@ pub trait Reparameterized {
 
 /// Total number of differentiated parameter entries of a distribution.
 pub fn grad_len(d: &dyn Distribution) -> usize {
-    d.params().iter().filter(|p| p.differentiable).map(|p| p.values.len()).sum()
+    d.params()
+        .iter()
+        .filter(|p| p.differentiable)
+        .map(|p| p.values.len())
+        .sum()
 }

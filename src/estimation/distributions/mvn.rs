@@ -43,7 +43,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         },
     ],
     alternatives: &[],
-    estimators: &[EstimatorKind::Reparameterization, EstimatorKind::ScoreFunction],
+    estimators: &[
+        EstimatorKind::Reparameterization,
+        EstimatorKind::ScoreFunction,
+    ],
     build,
 };
 

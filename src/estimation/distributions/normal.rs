@@ -40,12 +40,18 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         },
     ],
     alternatives: &[],
-    estimators: &[EstimatorKind::Reparameterization, EstimatorKind::ScoreFunction],
+    estimators: &[
+        EstimatorKind::Reparameterization,
+        EstimatorKind::ScoreFunction,
+    ],
     build,
 };
 
 fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
-    Ok(Box::new(Normal::new(vector(input, "loc"), vector(input, "scale"))))
+    Ok(Box::new(Normal::new(
+        vector(input, "loc"),
+        vector(input, "scale"),
+    )))
 }
 
 /// Independent normals.
@@ -60,7 +66,10 @@ impl Normal {
     /// Builds from validated parameters of equal length (scale > 0).
     pub fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
         Normal {
-            params: [Param::vector("loc", loc.clone()), Param::vector("scale", scale.clone())],
+            params: [
+                Param::vector("loc", loc.clone()),
+                Param::vector("scale", scale.clone()),
+            ],
             loc,
             scale,
         }
@@ -69,7 +78,7 @@ impl Normal {
 
 /// Fills `eps` with standard normals (ziggurat).
 #[inline]
-pub(crate) fn standard_normals(rng: &mut SampleRng, eps: &mut [f64]) {
+pub fn standard_normals(rng: &mut SampleRng, eps: &mut [f64]) {
     for e in eps.iter_mut() {
         *e = StandardNormal.sample(rng);
     }
@@ -133,6 +142,13 @@ impl Reparameterized for Normal {
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
         standard_normals(rng, aux);
         let d = self.dim();
+        if d == 1 {
+            let (m, s) = (self.loc[0], self.scale[0]);
+            for (v, e) in x.iter_mut().zip(aux.iter()) {
+                *v = m + s * e;
+            }
+            return;
+        }
         for (xr, er) in x.chunks_exact_mut(d).zip(aux.chunks_exact(d)) {
             for i in 0..d {
                 xr[i] = self.loc[i] + self.scale[i] * er[i];
@@ -144,6 +160,13 @@ impl Reparameterized for Normal {
         let d = self.dim();
         let b = gx.len() / d;
         let (g_loc, g_scale) = g.split_at_mut(d * b);
+        if d == 1 {
+            g_loc.copy_from_slice(gx);
+            for ((o, v), e) in g_scale.iter_mut().zip(gx).zip(eps) {
+                *o = v * e;
+            }
+            return;
+        }
         for i in 0..d {
             let gl = &mut g_loc[i * b..(i + 1) * b];
             let gs = &mut g_scale[i * b..(i + 1) * b];

@@ -74,10 +74,15 @@ pub fn enumerate(job: &Job) -> Result<Exact, RunError> {
                 scores[j * b + r] = *sv;
             }
         }
-        let o = prog.eval(&mut ws, &x[..b * d], b, Want {
-            grad_x: false,
-            grad_theta: direct,
-        });
+        let o = prog.eval(
+            &mut ws,
+            &x[..b * d],
+            b,
+            Want {
+                grad_x: false,
+                grad_theta: direct,
+            },
+        );
         for r in 0..b {
             let (pr, fv) = (probs[r], o.f[r]);
             if pr == 0.0 {
@@ -144,7 +149,11 @@ pub fn category_fit(
         .filter(|(_, e)| **e > 0.0)
         .map(|(o, e)| n * (o - e) * (o - e) / e)
         .sum();
-    let dof = expected.iter().filter(|e| **e > 0.0).count().saturating_sub(1);
+    let dof = expected
+        .iter()
+        .filter(|e| **e > 0.0)
+        .count()
+        .saturating_sub(1);
     let p_value = if dof == 0 {
         1.0
     } else {

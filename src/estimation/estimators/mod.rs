@@ -47,7 +47,9 @@ impl EstimatorKind {
             EstimatorKind::GumbelSoftmax => {
                 "Gumbel-Softmax / Concrete relaxation at a temperature, optionally straight-through; biased"
             }
-            EstimatorKind::Exact => "exact enumeration of a small discrete space: the reference, no noise",
+            EstimatorKind::Exact => {
+                "exact enumeration of a small discrete space: the reference, no noise"
+            }
         }
     }
 }
@@ -76,10 +78,15 @@ pub enum Baseline {
 /// A fully specified estimator.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Estimator {
-    ScoreFunction { baseline: Baseline },
+    ScoreFunction {
+        baseline: Baseline,
+    },
     Reparameterization,
     /// Gumbel-Softmax with temperature τ > 0; `hard` is straight-through.
-    GumbelSoftmax { temperature: f64, hard: bool },
+    GumbelSoftmax {
+        temperature: f64,
+        hard: bool,
+    },
     Exact,
 }
 

@@ -90,7 +90,8 @@ impl Expr {
         match (self, other) {
             (Expr::Num(a, _), Expr::Num(b, _)) => a.to_bits() == b.to_bits(),
             (Expr::Var(a, _), Expr::Var(b, _)) => a == b,
-            (Expr::Vector(a, _), Expr::Vector(b, _)) | (Expr::Call(_, a, _), Expr::Call(_, b, _))
+            (Expr::Vector(a, _), Expr::Vector(b, _))
+            | (Expr::Call(_, a, _), Expr::Call(_, b, _))
                 if a.len() == b.len() =>
             {
                 let names_match = match (self, other) {

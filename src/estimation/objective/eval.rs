@@ -120,13 +120,13 @@ fn map_view(out: &mut [f64], a: View<'_>, b: usize, n: usize, f: impl Fn(f64) ->
 
 /// log(1 + eᵃ) without overflow.
 #[inline]
-pub(crate) fn softplus(a: f64) -> f64 {
+pub fn softplus(a: f64) -> f64 {
     a.max(0.0) + (-a.abs()).exp().ln_1p()
 }
 
 /// 1/(1 + e⁻ᵃ) without overflow.
 #[inline]
-pub(crate) fn sigmoid(a: f64) -> f64 {
+pub fn sigmoid(a: f64) -> f64 {
     if a >= 0.0 {
         1.0 / (1.0 + (-a).exp())
     } else {
@@ -135,35 +135,90 @@ pub(crate) fn sigmoid(a: f64) -> f64 {
     }
 }
 
-fn map_fn(m: Map) -> impl Fn(f64) -> f64 + Copy {
-    move |a: f64| match m {
-        Map::Neg => -a,
-        Map::Exp => a.exp(),
-        Map::Log => a.ln(),
-        Map::Log1p => a.ln_1p(),
-        Map::Sqrt => a.sqrt(),
-        Map::Abs => a.abs(),
-        Map::Sin => a.sin(),
-        Map::Cos => a.cos(),
-        Map::Tanh => a.tanh(),
-        Map::Sigmoid => sigmoid(a),
-        Map::Softplus => softplus(a),
-        Map::Square => a * a,
-        Map::PowI(k) => a.powi(k),
-        Map::PowF(k) => a.powf(k),
+/// Forward kernels, one monomorphised loop per function (the dispatch on the
+/// function happens once per batch, outside the loop, so each loop vectorises).
+fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
+    match m {
+        Map::Neg => map_view(out, a, b, n, |v| -v),
+        Map::Exp => map_view(out, a, b, n, f64::exp),
+        Map::Log => map_view(out, a, b, n, f64::ln),
+        Map::Log1p => map_view(out, a, b, n, f64::ln_1p),
+        Map::Sqrt => map_view(out, a, b, n, f64::sqrt),
+        Map::Abs => map_view(out, a, b, n, f64::abs),
+        Map::Sin => map_view(out, a, b, n, f64::sin),
+        Map::Cos => map_view(out, a, b, n, f64::cos),
+        Map::Tanh => map_view(out, a, b, n, f64::tanh),
+        Map::Sigmoid => map_view(out, a, b, n, sigmoid),
+        Map::Softplus => map_view(out, a, b, n, softplus),
+        Map::Square => map_view(out, a, b, n, |v| v * v),
+        Map::PowI(k) => map_view(out, a, b, n, move |v| v.powi(k)),
+        Map::PowF(k) => map_view(out, a, b, n, move |v| v.powf(k)),
     }
 }
 
-/// dy/da given a and y = m(a).
+fn forward_zip(z: Zip, out: &mut [f64], a: View<'_>, c: View<'_>, b: usize, n: usize) {
+    let step = |t: bool| f64::from(u8::from(t));
+    match z {
+        Zip::Add => zip_views(out, a, c, b, n, |p, q| p + q),
+        Zip::Sub => zip_views(out, a, c, b, n, |p, q| p - q),
+        Zip::Mul => zip_views(out, a, c, b, n, |p, q| p * q),
+        Zip::Div => zip_views(out, a, c, b, n, |p, q| p / q),
+        Zip::Pow => zip_views(out, a, c, b, n, f64::powf),
+        Zip::Min => zip_views(out, a, c, b, n, f64::min),
+        Zip::Max => zip_views(out, a, c, b, n, f64::max),
+        Zip::Lt => zip_views(out, a, c, b, n, move |p, q| step(p < q)),
+        Zip::Le => zip_views(out, a, c, b, n, move |p, q| step(p <= q)),
+        Zip::Gt => zip_views(out, a, c, b, n, move |p, q| step(p > q)),
+        Zip::Ge => zip_views(out, a, c, b, n, move |p, q| step(p >= q)),
+        Zip::Eq => zip_views(out, a, c, b, n, move |p, q| step(p == q)),
+        Zip::Ne => zip_views(out, a, c, b, n, move |p, q| step(p != q)),
+    }
+}
+
+/// `adj_a += adj_out · d(a, y)` elementwise, for y = m(a).
 #[inline(always)]
-fn map_deriv(m: Map, a: f64, y: f64) -> f64 {
+fn map_back(
+    adj_a: &mut [f64],
+    adj_out: &[f64],
+    a: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+    d: impl Fn(f64, f64) -> f64,
+) {
+    let m = b * n;
+    match (a.flat(b, n), y.flat(b, n)) {
+        (Some(Flat::Slice(av)), Some(Flat::Slice(yv))) => {
+            for (((g, o), p), q) in adj_a[..m].iter_mut().zip(&adj_out[..m]).zip(av).zip(yv) {
+                *g += o * d(*p, *q);
+            }
+        }
+        _ => {
+            for r in 0..b {
+                for j in 0..n {
+                    adj_a[r * n + j] += adj_out[r * n + j] * d(a.at(r, j), y.at(r, j));
+                }
+            }
+        }
+    }
+}
+
+fn backward_map(
+    m: Map,
+    adj_a: &mut [f64],
+    adj_out: &[f64],
+    a: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+) {
     match m {
-        Map::Neg => -1.0,
-        Map::Exp => y,
-        Map::Log => 1.0 / a,
-        Map::Log1p => 1.0 / (1.0 + a),
-        Map::Sqrt => 0.5 / y,
-        Map::Abs => {
+        Map::Neg => map_back(adj_a, adj_out, a, y, b, n, |_, _| -1.0),
+        Map::Exp => map_back(adj_a, adj_out, a, y, b, n, |_, y| y),
+        Map::Log => map_back(adj_a, adj_out, a, y, b, n, |a, _| 1.0 / a),
+        Map::Log1p => map_back(adj_a, adj_out, a, y, b, n, |a, _| 1.0 / (1.0 + a)),
+        Map::Sqrt => map_back(adj_a, adj_out, a, y, b, n, |_, y| 0.5 / y),
+        Map::Abs => map_back(adj_a, adj_out, a, y, b, n, |a, _| {
             if a > 0.0 {
                 1.0
             } else if a < 0.0 {
@@ -171,77 +226,133 @@ fn map_deriv(m: Map, a: f64, y: f64) -> f64 {
             } else {
                 0.0
             }
-        }
-        Map::Sin => a.cos(),
-        Map::Cos => -a.sin(),
-        Map::Tanh => 1.0 - y * y,
-        Map::Sigmoid => y * (1.0 - y),
-        Map::Softplus => sigmoid(a),
-        Map::Square => 2.0 * a,
-        Map::PowI(k) => f64::from(k) * a.powi(k - 1),
-        Map::PowF(k) => k * a.powf(k - 1.0),
+        }),
+        Map::Sin => map_back(adj_a, adj_out, a, y, b, n, |a, _| a.cos()),
+        Map::Cos => map_back(adj_a, adj_out, a, y, b, n, |a, _| -a.sin()),
+        Map::Tanh => map_back(adj_a, adj_out, a, y, b, n, |_, y| 1.0 - y * y),
+        Map::Sigmoid => map_back(adj_a, adj_out, a, y, b, n, |_, y| y * (1.0 - y)),
+        Map::Softplus => map_back(adj_a, adj_out, a, y, b, n, |a, _| sigmoid(a)),
+        Map::Square => map_back(adj_a, adj_out, a, y, b, n, |a, _| 2.0 * a),
+        Map::PowI(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| {
+            f64::from(k) * a.powi(k - 1)
+        }),
+        Map::PowF(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| k * a.powf(k - 1.0)),
     }
 }
 
-fn zip_fn(z: Zip) -> impl Fn(f64, f64) -> f64 + Copy {
-    move |a: f64, c: f64| match z {
-        Zip::Add => a + c,
-        Zip::Sub => a - c,
-        Zip::Mul => a * c,
-        Zip::Div => a / c,
-        Zip::Pow => a.powf(c),
-        Zip::Min => a.min(c),
-        Zip::Max => a.max(c),
-        Zip::Lt => f64::from(u8::from(a < c)),
-        Zip::Le => f64::from(u8::from(a <= c)),
-        Zip::Gt => f64::from(u8::from(a > c)),
-        Zip::Ge => f64::from(u8::from(a >= c)),
-        Zip::Eq => f64::from(u8::from(a == c)),
-        Zip::Ne => f64::from(u8::from(a != c)),
-    }
-}
-
-/// ∂y/∂(argument `which`) for y = z(a, c).
+/// `adj_arg += adj_out · d(a, c, y)`, summing over the row when the argument was
+/// a broadcast scalar.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn zip_deriv(z: Zip, which: usize, a: f64, c: f64, y: f64) -> f64 {
+fn zip_back(
+    adj_arg: &mut [f64],
+    la: usize,
+    adj_out: &[f64],
+    a: View<'_>,
+    c: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+    d: impl Fn(f64, f64, f64) -> f64 + Copy,
+) {
+    let m = b * n;
+    if la == n {
+        match (a.flat(b, n), c.flat(b, n), y.flat(b, n)) {
+            (Some(Flat::Slice(av)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
+                for k in 0..m {
+                    adj_arg[k] += adj_out[k] * d(av[k], cv[k], yv[k]);
+                }
+            }
+            (Some(Flat::Slice(av)), Some(Flat::Const(q)), Some(Flat::Slice(yv))) => {
+                for ((g, o), (p, w)) in adj_arg[..m]
+                    .iter_mut()
+                    .zip(&adj_out[..m])
+                    .zip(av.iter().zip(yv))
+                {
+                    *g += o * d(*p, q, *w);
+                }
+            }
+            (Some(Flat::Const(p)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
+                for ((g, o), (q, w)) in adj_arg[..m]
+                    .iter_mut()
+                    .zip(&adj_out[..m])
+                    .zip(cv.iter().zip(yv))
+                {
+                    *g += o * d(p, *q, *w);
+                }
+            }
+            _ => {
+                for r in 0..b {
+                    for j in 0..n {
+                        adj_arg[r * n + j] +=
+                            adj_out[r * n + j] * d(a.at(r, j), c.at(r, j), y.at(r, j));
+                    }
+                }
+            }
+        }
+    } else {
+        for r in 0..b {
+            let mut acc = 0.0;
+            for j in 0..n {
+                acc += adj_out[r * n + j] * d(a.at(r, j), c.at(r, j), y.at(r, j));
+            }
+            adj_arg[r] += acc;
+        }
+    }
+}
+
+/// ∂y/∂a (`which` = 0) or ∂y/∂c (`which` = 1) for y = z(a, c), accumulated.
+#[allow(clippy::too_many_arguments)]
+fn backward_zip(
+    z: Zip,
+    which: usize,
+    adj_arg: &mut [f64],
+    la: usize,
+    adj_out: &[f64],
+    a: View<'_>,
+    c: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+) {
+    let step = |t: bool| f64::from(u8::from(t));
+    macro_rules! go {
+        ($d:expr) => {
+            zip_back(adj_arg, la, adj_out, a, c, y, b, n, $d)
+        };
+    }
     match (z, which) {
-        (Zip::Add, _) => 1.0,
-        (Zip::Sub, 0) => 1.0,
-        (Zip::Sub, _) => -1.0,
-        (Zip::Mul, 0) => c,
-        (Zip::Mul, _) => a,
-        (Zip::Div, 0) => 1.0 / c,
-        (Zip::Div, _) => -y / c,
-        (Zip::Pow, 0) => {
-            if c == 0.0 {
-                0.0
-            } else {
-                c * a.powf(c - 1.0)
-            }
-        }
-        (Zip::Pow, _) => {
-            if a == 0.0 {
-                0.0
-            } else {
-                y * a.ln()
-            }
-        }
+        (Zip::Add, _) | (Zip::Sub, 0) => go!(|_, _, _| 1.0),
+        (Zip::Sub, _) => go!(|_, _, _| -1.0),
+        (Zip::Mul, 0) => go!(|_, c, _| c),
+        (Zip::Mul, _) => go!(|a, _, _| a),
+        (Zip::Div, 0) => go!(|_, c, _| 1.0 / c),
+        (Zip::Div, _) => go!(|_, c, y| -y / c),
+        (Zip::Pow, 0) => go!(|a: f64, c: f64, _| if c == 0.0 { 0.0 } else { c * a.powf(c - 1.0) }),
+        (Zip::Pow, _) => go!(|a: f64, _, y: f64| if a == 0.0 { 0.0 } else { y * a.ln() }),
         // Ties send the gradient to the first argument.
-        (Zip::Min, 0) => f64::from(u8::from(a <= c)),
-        (Zip::Min, _) => f64::from(u8::from(a > c)),
-        (Zip::Max, 0) => f64::from(u8::from(a >= c)),
-        (Zip::Max, _) => f64::from(u8::from(a < c)),
-        _ => 0.0,
+        (Zip::Min, 0) => go!(move |a, c, _| step(a <= c)),
+        (Zip::Min, _) => go!(move |a, c, _| step(a > c)),
+        (Zip::Max, 0) => go!(move |a, c, _| step(a >= c)),
+        (Zip::Max, _) => go!(move |a, c, _| step(a < c)),
+        // Steps pass no gradient (the sweep skips them).
+        _ => {}
     }
 }
 
 /// Computes one node's value for a batch of `b` samples into `out` (`b × len`).
-pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize, scratch: &mut [f64]) {
+pub(crate) fn forward(
+    node: &Node,
+    args: &[View<'_>],
+    out: &mut [f64],
+    b: usize,
+    scratch: &mut [f64],
+) {
     let n = node.len;
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
-        Op::Map(m) => map_view(out, args[0], b, n, map_fn(*m)),
-        Op::Zip(z) => zip_views(out, args[0], args[1], b, n, zip_fn(*z)),
+        Op::Map(m) => forward_map(*m, out, args[0], b, n),
+        Op::Zip(z) => forward_zip(*z, out, args[0], args[1], b, n),
         Op::Index(i) => {
             let a = args[0];
             for (r, o) in out[..b].iter_mut().enumerate() {
@@ -312,66 +423,15 @@ fn backward(
     scratch: &mut [f64],
 ) {
     let n = node.len;
-    let la = if node.op == Op::Vector { 1 } else { args[which].len };
+    let la = if node.op == Op::Vector {
+        1
+    } else {
+        args[which].len
+    };
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
-        Op::Map(m) => {
-            let a = args[0];
-            let m = *m;
-            match (a.flat(b, n), y.flat(b, n)) {
-                (Some(Flat::Slice(av)), Some(Flat::Slice(yv))) => {
-                    for k in 0..b * n {
-                        adj_arg[k] += adj_out[k] * map_deriv(m, av[k], yv[k]);
-                    }
-                }
-                _ => {
-                    for r in 0..b {
-                        for j in 0..n {
-                            adj_arg[r * n + j] += adj_out[r * n + j] * map_deriv(m, a.at(r, j), y.at(r, j));
-                        }
-                    }
-                }
-            }
-        }
-        Op::Zip(z) => {
-            let (a, c, z) = (args[0], args[1], *z);
-            if la == n {
-                match (a.flat(b, n), c.flat(b, n), y.flat(b, n)) {
-                    (Some(Flat::Slice(av)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
-                        for k in 0..b * n {
-                            adj_arg[k] += adj_out[k] * zip_deriv(z, which, av[k], cv[k], yv[k]);
-                        }
-                    }
-                    (Some(Flat::Slice(av)), Some(Flat::Const(cv)), Some(Flat::Slice(yv))) => {
-                        for k in 0..b * n {
-                            adj_arg[k] += adj_out[k] * zip_deriv(z, which, av[k], cv, yv[k]);
-                        }
-                    }
-                    (Some(Flat::Const(av)), Some(Flat::Slice(cv)), Some(Flat::Slice(yv))) => {
-                        for k in 0..b * n {
-                            adj_arg[k] += adj_out[k] * zip_deriv(z, which, av, cv[k], yv[k]);
-                        }
-                    }
-                    _ => {
-                        for r in 0..b {
-                            for j in 0..n {
-                                adj_arg[r * n + j] += adj_out[r * n + j]
-                                    * zip_deriv(z, which, a.at(r, j), c.at(r, j), y.at(r, j));
-                            }
-                        }
-                    }
-                }
-            } else {
-                // A broadcast scalar argument collects the sum over the row.
-                for r in 0..b {
-                    let mut acc = 0.0;
-                    for j in 0..n {
-                        acc += adj_out[r * n + j] * zip_deriv(z, which, a.at(r, j), c.at(r, j), y.at(r, j));
-                    }
-                    adj_arg[r] += acc;
-                }
-            }
-        }
+        Op::Map(m) => backward_map(*m, adj_arg, adj_out, args[0], y, b, n),
+        Op::Zip(z) => backward_zip(*z, which, adj_arg, la, adj_out, args[0], args[1], y, b, n),
         Op::Index(i) => {
             for r in 0..b {
                 adj_arg[r * la + i] += adj_out[r];
@@ -530,25 +590,36 @@ impl Program {
             forward(node, args, out, b, scratch);
         }
         let root = &self.nodes[self.root];
-        let fv = self.view(self.root, vals, x, b);
-        for (r, o) in f[..b].iter_mut().enumerate() {
-            *o = fv.at(r, 0);
-        }
         let reach = |n: &Node| (want.grad_x && n.reach_x) || (want.grad_theta && n.reach_p);
         if reach(root) {
             self.backward_sweep(adj, vals, x, b, want, scratch);
         }
-        let xs = &mut grad_x[..b * self.x_len];
-        let gt = &mut grad_theta[..b * self.grad_len];
-        if want.grad_x {
-            match self.nodes.iter().find(|n| n.op == Op::X) {
-                Some(n) if n.reach_x && reach(root) => {
-                    let off = n.adj.expect("x has an adjoint") * b;
-                    xs.copy_from_slice(&adj[off..off + b * self.x_len]);
+        let adj: &'w [f64] = adj;
+        let vals: &'w [f64] = vals;
+        // f: the root's own buffer when it varies, else its one value broadcast.
+        let f_out: &'w [f64] = match root.kind {
+            Kind::Varying if root.op != Op::X => &vals[root.val * b..(root.val + 1) * b],
+            _ => {
+                let fv = self.view(self.root, vals, x, b);
+                for (r, o) in f[..b].iter_mut().enumerate() {
+                    *o = fv.at(r, 0);
                 }
-                _ => xs.fill(0.0),
+                &f[..b]
             }
-        }
+        };
+        // ∇ₓf: the adjoint of x itself, or zeros when f does not depend on x.
+        let gx_out: &'w [f64] = match self.nodes.iter().find(|n| n.op == Op::X) {
+            Some(n) if want.grad_x && n.reach_x && reach(root) => {
+                let off = n.adj.expect("x has an adjoint") * b;
+                &adj[off..off + b * self.x_len]
+            }
+            _ => {
+                let gx = &mut grad_x[..b * self.x_len];
+                gx.fill(0.0);
+                gx
+            }
+        };
+        let gt = &mut grad_theta[..b * self.grad_len];
         if want.grad_theta {
             gt.fill(0.0);
             if reach(root) {
@@ -568,9 +639,9 @@ impl Program {
             }
         }
         Outputs {
-            f: &f[..b],
-            grad_x: &grad_x[..b * self.x_len],
-            grad_theta: &grad_theta[..b * self.grad_len],
+            f: f_out,
+            grad_x: gx_out,
+            grad_theta: gt,
         }
     }
 
@@ -602,7 +673,8 @@ impl Program {
         adj[r0 * b..(r0 + 1) * b].fill(1.0);
         for id in (0..self.nodes.len()).rev() {
             let node = &self.nodes[id];
-            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step()) {
+            if !reach(node) || node.args.is_empty() || matches!(node.op, Op::Zip(z) if z.is_step())
+            {
                 continue;
             }
             let out_off = node.adj.expect("reached nodes have adjoints");

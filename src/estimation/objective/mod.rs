@@ -12,7 +12,7 @@ mod parser;
 mod program;
 
 pub use ast::{BinOp, Column, Expr};
-pub use eval::{Outputs, Want, Workspace};
+pub use eval::{Outputs, Want, Workspace, sigmoid, softplus};
 pub use parser::{MAX_TREE_DEPTH, ParseLimits, parse};
 pub use program::{Binding, FUNCTIONS, Program};
 

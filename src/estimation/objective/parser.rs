@@ -17,8 +17,8 @@
 //! Recursion depth is bounded by [`ParseLimits::max_depth`], so no input can
 //! overflow the stack; length and node count are bounded too.
 
-use super::ast::{BinOp, Column, Expr};
 use super::ObjectiveError;
+use super::ast::{BinOp, Column, Expr};
 
 /// Bounds that keep parsing and evaluation cheap whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,10 @@ fn lex(text: &str) -> Result<Vec<Token>, ObjectiveError> {
             _ => None,
         };
         if let Some(op) = op {
-            out.push(Token { tok: Tok::Op(op), col });
+            out.push(Token {
+                tok: Tok::Op(op),
+                col,
+            });
             i += 2;
             continue;
         }
@@ -165,7 +168,10 @@ fn lex(text: &str) -> Result<Vec<Token>, ObjectiveError> {
                 ));
             }
         };
-        out.push(Token { tok: Tok::Op(op), col });
+        out.push(Token {
+            tok: Tok::Op(op),
+            col,
+        });
         i += 1;
     }
     out.push(Token {
@@ -185,7 +191,10 @@ pub fn parse(text: &str, limits: &ParseLimits) -> Result<Expr, ObjectiveError> {
         )));
     }
     if text.trim().is_empty() {
-        return Err(ObjectiveError::syntax(1, "the objective is empty".to_string()));
+        return Err(ObjectiveError::syntax(
+            1,
+            "the objective is empty".to_string(),
+        ));
     }
     let tokens = lex(text)?;
     let mut p = Parser {
@@ -201,7 +210,10 @@ pub fn parse(text: &str, limits: &ParseLimits) -> Result<Expr, ObjectiveError> {
     if t.tok != Tok::End {
         return Err(ObjectiveError::syntax(
             t.col,
-            format!("unexpected {} after a complete expression", describe(&t.tok)),
+            format!(
+                "unexpected {} after a complete expression",
+                describe(&t.tok)
+            ),
         ));
     }
     Ok(e)
@@ -379,7 +391,12 @@ impl Parser {
             self.enter(c)?;
             let exponent = self.unary()?;
             self.leave();
-            return self.node(Expr::Binary(BinOp::Pow, Box::new(base), Box::new(exponent), c));
+            return self.node(Expr::Binary(
+                BinOp::Pow,
+                Box::new(base),
+                Box::new(exponent),
+                c,
+            ));
         }
         Ok(base)
     }
@@ -463,7 +480,10 @@ impl Parser {
             }
             other => Err(ObjectiveError::syntax(
                 t.col,
-                format!("expected a number, a name, '(' or '[', found {}", describe(&other)),
+                format!(
+                    "expected a number, a name, '(' or '[', found {}",
+                    describe(&other)
+                ),
             )),
         }
     }

@@ -132,7 +132,10 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
     ("cos", "cos(a): elementwise cosine"),
     ("tanh", "tanh(a): elementwise hyperbolic tangent"),
     ("sigmoid", "sigmoid(a): elementwise 1/(1 + e⁻ᵃ)"),
-    ("softplus", "softplus(a): elementwise log(1 + eᵃ), stable for large |a|"),
+    (
+        "softplus",
+        "softplus(a): elementwise log(1 + eᵃ), stable for large |a|",
+    ),
     ("min", "min(a, b): elementwise minimum, scalars broadcast"),
     ("max", "max(a, b): elementwise maximum, scalars broadcast"),
     ("pow", "pow(a, b): elementwise aᵇ, scalars broadcast"),
@@ -489,10 +492,7 @@ impl Compiler<'_> {
             )
         })?;
         // x^k for a constant k: cheaper and exact kernels.
-        if zip == Zip::Pow
-            && self.nodes[b].kind == Kind::Const
-            && self.nodes[b].len == 1
-        {
+        if zip == Zip::Pow && self.nodes[b].kind == Kind::Const && self.nodes[b].len == 1 {
             let k = self.store[self.nodes[b].val];
             let map = if k == 2.0 {
                 Map::Square

@@ -1,0 +1,214 @@
+//! Independent Bernoulli components, given by `logits` z (p = sigmoid(z)) or by
+//! `probs` p. A sample x is the 0/1 vector.
+//!
+//! # Score
+//! logits: s_z = x − sigmoid(z);  probs: s_p = x/p − (1 − x)/(1 − p).
+//!
+//! # Binary Concrete (relaxed Bernoulli), temperature τ > 0
+//! y = sigmoid((z + log U − log(1 − U))/τ), U ~ Uniform(0, 1), and
+//! ∂y/∂z = y(1 − y)/τ; for probs, ∂z/∂p = 1/(p(1 − p)). Straight-through
+//! (`hard`): f and ∇f at h = 1[y > ½], a true Bernoulli sample.
+//!
+//! # Exact
+//! The 2^d outcomes are enumerated when d is small.
+
+use rand::RngExt;
+
+use super::{
+    Constraint, Distribution, Enumerable, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
+    Relaxed, Shape, vector,
+};
+use crate::estimation::SampleRng;
+use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::objective::sigmoid;
+
+pub static FAMILY: FamilyInfo = FamilyInfo {
+    name: "bernoulli",
+    doc: "Independent Bernoulli components. x is the 0/1 vector. Give logits or probs.",
+    params: &[
+        ParamSpec {
+            name: "logits",
+            shape: Shape::Vector,
+            constraint: Constraint::Real,
+            differentiable: true,
+            required: false,
+            doc: "log-odds z of each component; p = sigmoid(z)",
+        },
+        ParamSpec {
+            name: "probs",
+            shape: Shape::Vector,
+            constraint: Constraint::UnitInterval,
+            differentiable: true,
+            required: false,
+            doc: "probability p of a 1 in each component",
+        },
+    ],
+    alternatives: &[&["logits", "probs"]],
+    estimators: &[
+        EstimatorKind::ScoreFunction,
+        EstimatorKind::GumbelSoftmax,
+        EstimatorKind::Exact,
+    ],
+    build,
+};
+
+fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
+    Ok(Box::new(if input.contains_key("probs") {
+        let p = vector(input, "probs");
+        Bernoulli::new(Param::vector("probs", p.clone()), p, true)
+    } else {
+        let z = vector(input, "logits");
+        let p = z.iter().map(|v| sigmoid(*v)).collect();
+        Bernoulli::new(Param::vector("logits", z), p, false)
+    }))
+}
+
+/// Independent Bernoulli components.
+#[derive(Debug, Clone)]
+pub struct Bernoulli {
+    params: [Param; 1],
+    p: Vec<f64>,
+    /// log-odds, for the relaxation (±∞ at p = 0 or 1).
+    z: Vec<f64>,
+    by_probs: bool,
+}
+
+impl Bernoulli {
+    fn new(param: Param, p: Vec<f64>, by_probs: bool) -> Self {
+        let z = if by_probs {
+            p.iter().map(|q| q.ln() - (-q).ln_1p()).collect()
+        } else {
+            param.values.clone()
+        };
+        Bernoulli {
+            params: [param],
+            p,
+            z,
+            by_probs,
+        }
+    }
+
+    #[inline]
+    fn score_at(&self, i: usize, one: bool) -> f64 {
+        let p = self.p[i];
+        match (self.by_probs, one) {
+            (false, true) => 1.0 - p,
+            (false, false) => -p,
+            (true, true) => 1.0 / p,
+            (true, false) => -1.0 / (1.0 - p),
+        }
+    }
+}
+
+impl Distribution for Bernoulli {
+    fn family(&self) -> &'static FamilyInfo {
+        &FAMILY
+    }
+
+    fn dim(&self) -> usize {
+        self.p.len()
+    }
+
+    fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
+        let d = self.dim();
+        for row in x.chunks_exact_mut(d) {
+            for (v, p) in row.iter_mut().zip(&self.p) {
+                let u: f64 = rng.random();
+                *v = f64::from(u8::from(u < *p));
+            }
+        }
+    }
+
+    fn score(&self, x: &[f64], s: &mut [f64]) {
+        let d = self.dim();
+        let b = x.len() / d;
+        for (r, row) in x.chunks_exact(d).enumerate() {
+            for (i, v) in row.iter().enumerate() {
+                s[i * b + r] = self.score_at(i, *v == 1.0);
+            }
+        }
+    }
+
+    fn relaxed(&self) -> Option<&dyn Relaxed> {
+        Some(self)
+    }
+
+    fn enumerable(&self) -> Option<&dyn Enumerable> {
+        Some(self)
+    }
+}
+
+impl Relaxed for Bernoulli {
+    fn relaxed_aux_len(&self) -> usize {
+        self.dim()
+    }
+
+    fn relaxed_sample(
+        &self,
+        rng: &mut SampleRng,
+        tau: f64,
+        hard: bool,
+        x: &mut [f64],
+        aux: &mut [f64],
+    ) {
+        let inv_tau = 1.0 / tau;
+        let d = self.dim();
+        for (xr, yr) in x.chunks_exact_mut(d).zip(aux.chunks_exact_mut(d)) {
+            for i in 0..d {
+                // U open at both ends, so the logistic noise is finite.
+                let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+                let noise = u.ln() - (-u).ln_1p();
+                let y = sigmoid((self.z[i] + noise) * inv_tau);
+                yr[i] = y;
+                xr[i] = if hard {
+                    f64::from(u8::from(y > 0.5))
+                } else {
+                    y
+                };
+            }
+        }
+    }
+
+    fn relaxed_pullback(&self, tau: f64, aux: &[f64], gx: &[f64], g: &mut [f64]) {
+        let d = self.dim();
+        let b = gx.len() / d;
+        let inv_tau = 1.0 / tau;
+        for (r, (yr, ur)) in aux.chunks_exact(d).zip(gx.chunks_exact(d)).enumerate() {
+            for i in 0..d {
+                let y = yr[i];
+                let mut gz = ur[i] * y * (1.0 - y) * inv_tau;
+                if self.by_probs {
+                    let p = self.p[i];
+                    gz /= p * (1.0 - p);
+                }
+                g[i * b + r] = gz;
+            }
+        }
+    }
+}
+
+impl Enumerable for Bernoulli {
+    fn outcomes(&self) -> Option<u64> {
+        (self.dim() < 64).then(|| 1u64 << self.dim())
+    }
+
+    fn outcome(&self, k: u64, x: &mut [f64], s: &mut [f64]) -> f64 {
+        let mut prob = 1.0;
+        for i in 0..self.dim() {
+            let one = (k >> i) & 1 == 1;
+            x[i] = f64::from(u8::from(one));
+            let p = self.p[i];
+            prob *= if one { p } else { 1.0 - p };
+            s[i] = if (one && p > 0.0) || (!one && p < 1.0) {
+                self.score_at(i, one)
+            } else {
+                0.0
+            };
+        }
+        prob
+    }
+}

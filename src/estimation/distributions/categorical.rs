@@ -1,0 +1,286 @@
+//! A categorical variable over K categories, given by `logits` z (p = softmax(z))
+//! or by `probs` p. A sample x is the one-hot vector e_k of length K.
+//!
+//! # Sampling: Gumbel-Max
+//! k = argmaxᵢ (zᵢ + Gᵢ), Gᵢ = −log Eᵢ with Eᵢ ~ Exp(1) i.i.d. (−log of an
+//! exponential is a standard Gumbel), has P(k) = softmax(z)ₖ. Since
+//! zᵢ + Gᵢ = log(pᵢ/Eᵢ) + const, the argmax is argminᵢ Eᵢ/pᵢ (the exponential
+//! race), which needs no logarithm per category.
+//!
+//! # Score
+//! logits: s_z = e_k − softmax(z).
+//! probs, through the normalisation p/Σp: s_p = e_k/p_k − 1 (so
+//! E[f s_pⱼ] = f(eⱼ) − E f, orthogonal to the all-ones direction).
+//!
+//! # Gumbel-Softmax (Concrete), temperature τ > 0
+//! y = softmax((z + G)/τ), computed in log space (no overflow at small τ).
+//! With u = ∇_y f: ∂f/∂zᵢ = (1/τ) yᵢ (uᵢ − Σⱼ yⱼuⱼ). Straight-through (`hard`):
+//! f and u are taken at h = onehot(argmax y), a true Gumbel-Max sample, while the
+//! backward pass uses the soft Jacobian. For `probs`, the chain rule through
+//! zⱼ = log pⱼ − log Σp gives ∂f/∂pᵢ = (∂f/∂zᵢ)/pᵢ − Σⱼ ∂f/∂zⱼ.
+//!
+//! # Exact
+//! ∇_z Σₖ pₖ f(eₖ) = pₖ (f(eₖ) − Σⱼ pⱼ f(eⱼ)).
+
+use rand_distr::{Distribution as _, Exp1};
+
+use super::{
+    Constraint, Distribution, Enumerable, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
+    Relaxed, Shape, vector,
+};
+use crate::estimation::SampleRng;
+use crate::estimation::estimators::EstimatorKind;
+
+pub static FAMILY: FamilyInfo = FamilyInfo {
+    name: "categorical",
+    doc: "One categorical variable over K categories, sampled by Gumbel-Max. x is the one-hot \
+          vector of length K. Give logits or probs (probs must sum to 1 within 1e-9·K).",
+    params: &[
+        ParamSpec {
+            name: "logits",
+            shape: Shape::Vector,
+            constraint: Constraint::Real,
+            differentiable: true,
+            required: false,
+            doc: "unnormalised log-probabilities z; p = softmax(z)",
+        },
+        ParamSpec {
+            name: "probs",
+            shape: Shape::Vector,
+            constraint: Constraint::UnitInterval,
+            differentiable: true,
+            required: false,
+            doc: "probabilities p (summing to 1); the gradient is taken through p/Σp",
+        },
+    ],
+    alternatives: &[&["logits", "probs"]],
+    estimators: &[
+        EstimatorKind::ScoreFunction,
+        EstimatorKind::GumbelSoftmax,
+        EstimatorKind::Exact,
+    ],
+    build,
+};
+
+fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
+    if input.contains_key("probs") {
+        let p = vector(input, "probs");
+        let k = p.len() as f64;
+        let total: f64 = p.iter().sum();
+        if (total - 1.0).abs() > 1e-9 * k {
+            return Err(ParamError::new(
+                &["probs"],
+                format!("probs must sum to 1 (within 1e-9·K); they sum to {total}"),
+            ));
+        }
+        return Ok(Box::new(Categorical::from_probs(p)));
+    }
+    Ok(Box::new(Categorical::from_logits(vector(input, "logits"))))
+}
+
+/// A categorical over K categories.
+#[derive(Debug, Clone)]
+pub struct Categorical {
+    params: [Param; 1],
+    /// Whether θ is `probs` (else `logits`).
+    by_probs: bool,
+    /// Normalised probabilities.
+    p: Vec<f64>,
+    /// log p (−∞ for an impossible category).
+    logp: Vec<f64>,
+    /// 1/pᵢ (∞ for an impossible category): the race's weights.
+    inv_p: Vec<f64>,
+}
+
+impl Categorical {
+    /// From logits z: p = softmax(z), computed stably.
+    pub fn from_logits(z: Vec<f64>) -> Self {
+        let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        let logp: Vec<f64> = z.iter().map(|v| v - lse).collect();
+        Self::with(Param::vector("logits", z), false, logp)
+    }
+
+    /// From probabilities that sum to 1 (renormalised exactly).
+    pub fn from_probs(p: Vec<f64>) -> Self {
+        let total: f64 = p.iter().sum();
+        let logp: Vec<f64> = p.iter().map(|v| (v / total).ln()).collect();
+        Self::with(Param::vector("probs", p), true, logp)
+    }
+
+    fn with(param: Param, by_probs: bool, logp: Vec<f64>) -> Self {
+        let p: Vec<f64> = logp.iter().map(|l| l.exp()).collect();
+        let inv_p = p.iter().map(|v| 1.0 / v).collect();
+        Categorical {
+            params: [param],
+            by_probs,
+            p,
+            logp,
+            inv_p,
+        }
+    }
+
+    fn k(&self) -> usize {
+        self.p.len()
+    }
+
+    /// Index of the race winner for one sample.
+    #[inline]
+    fn draw(&self, rng: &mut SampleRng) -> usize {
+        let mut best = (f64::INFINITY, 0);
+        for (i, w) in self.inv_p.iter().enumerate() {
+            let e: f64 = Exp1.sample(rng);
+            let t = e * w;
+            if t < best.0 {
+                best = (t, i);
+            }
+        }
+        best.1
+    }
+
+    /// Score of category `k` for component `i`.
+    #[inline]
+    fn score_at(&self, k: usize, i: usize) -> f64 {
+        let hit = f64::from(u8::from(i == k));
+        if self.by_probs {
+            hit * self.inv_p[k] - 1.0
+        } else {
+            hit - self.p[i]
+        }
+    }
+}
+
+impl Distribution for Categorical {
+    fn family(&self) -> &'static FamilyInfo {
+        &FAMILY
+    }
+
+    fn dim(&self) -> usize {
+        self.k()
+    }
+
+    fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
+        let k = self.k();
+        for row in x.chunks_exact_mut(k) {
+            row.fill(0.0);
+            row[self.draw(rng)] = 1.0;
+        }
+    }
+
+    fn score(&self, x: &[f64], s: &mut [f64]) {
+        let k = self.k();
+        let b = x.len() / k;
+        // The score is a constant row plus a spike at the sampled category:
+        // logits: e_k − p;  probs: e_k/p_k − 1.
+        for i in 0..k {
+            s[i * b..(i + 1) * b].fill(if self.by_probs { -1.0 } else { -self.p[i] });
+        }
+        for (r, row) in x.chunks_exact(k).enumerate() {
+            let hit = row.iter().position(|v| *v == 1.0).unwrap_or(0);
+            s[hit * b + r] += if self.by_probs { self.inv_p[hit] } else { 1.0 };
+        }
+    }
+
+    fn relaxed(&self) -> Option<&dyn Relaxed> {
+        Some(self)
+    }
+
+    fn enumerable(&self) -> Option<&dyn Enumerable> {
+        Some(self)
+    }
+
+    fn category_probs(&self) -> Option<Vec<f64>> {
+        Some(self.p.clone())
+    }
+}
+
+impl Relaxed for Categorical {
+    fn relaxed_aux_len(&self) -> usize {
+        self.k()
+    }
+
+    fn relaxed_sample(
+        &self,
+        rng: &mut SampleRng,
+        tau: f64,
+        hard: bool,
+        x: &mut [f64],
+        aux: &mut [f64],
+    ) {
+        let k = self.k();
+        let inv_tau = 1.0 / tau;
+        for (xr, yr) in x.chunks_exact_mut(k).zip(aux.chunks_exact_mut(k)) {
+            // aᵢ = (log pᵢ + Gᵢ)/τ with Gᵢ = −log Eᵢ; y = exp(a − logsumexp(a)).
+            let mut m = f64::NEG_INFINITY;
+            let mut arg = 0;
+            for (i, (y, lp)) in yr.iter_mut().zip(&self.logp).enumerate() {
+                let e: f64 = Exp1.sample(rng);
+                let a = (lp - e.ln()) * inv_tau;
+                *y = a;
+                if a > m {
+                    m = a;
+                    arg = i;
+                }
+            }
+            let mut total = 0.0;
+            for y in yr.iter_mut() {
+                *y = (*y - m).exp();
+                total += *y;
+            }
+            let inv = 1.0 / total;
+            for y in yr.iter_mut() {
+                *y *= inv;
+            }
+            if hard {
+                xr.fill(0.0);
+                xr[arg] = 1.0;
+            } else {
+                xr.copy_from_slice(yr);
+            }
+        }
+    }
+
+    fn relaxed_pullback(&self, tau: f64, aux: &[f64], gx: &[f64], g: &mut [f64]) {
+        let k = self.k();
+        let b = gx.len() / k;
+        let inv_tau = 1.0 / tau;
+        for (r, (yr, ur)) in aux.chunks_exact(k).zip(gx.chunks_exact(k)).enumerate() {
+            let mean: f64 = yr.iter().zip(ur).map(|(y, u)| y * u).sum();
+            let mut total = 0.0;
+            for i in 0..k {
+                let gz = inv_tau * yr[i] * (ur[i] - mean);
+                g[i * b + r] = gz;
+                total += gz;
+            }
+            if self.by_probs {
+                for i in 0..k {
+                    g[i * b + r] = g[i * b + r] * self.inv_p[i] - total;
+                }
+            }
+        }
+    }
+}
+
+impl Enumerable for Categorical {
+    fn outcomes(&self) -> Option<u64> {
+        Some(self.k() as u64)
+    }
+
+    fn outcome(&self, k: u64, x: &mut [f64], s: &mut [f64]) -> f64 {
+        let k = k as usize;
+        x.fill(0.0);
+        x[k] = 1.0;
+        for (i, si) in s.iter_mut().enumerate() {
+            *si = if self.p[k] > 0.0 {
+                self.score_at(k, i)
+            } else {
+                0.0
+            };
+        }
+        self.p[k]
+    }
+}

@@ -1,0 +1,96 @@
+//! Independent Poisson components with `rate` λ. A sample x is a vector of counts.
+//!
+//! # Density
+//! log p(x) = Σᵢ xᵢ log λᵢ − λᵢ − log xᵢ!
+//!
+//! # Score
+//! s_λ = x/λ − 1. Only the score function applies: x is discrete and its
+//! support (ℕ) is infinite, so neither a pathwise derivative nor enumeration exists.
+
+use rand_distr::{Distribution as _, Poisson as PoissonSampler};
+
+use super::{
+    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
+};
+use crate::estimation::SampleRng;
+use crate::estimation::estimators::EstimatorKind;
+
+pub static FAMILY: FamilyInfo = FamilyInfo {
+    name: "poisson",
+    doc: "Independent Poisson components with the given rates. x is a vector of counts.",
+    params: &[ParamSpec {
+        name: "rate",
+        shape: Shape::Vector,
+        constraint: Constraint::Positive,
+        differentiable: true,
+        required: true,
+        doc: "rate λ (mean) of each component",
+    }],
+    alternatives: &[],
+    estimators: &[EstimatorKind::ScoreFunction],
+    build,
+};
+
+/// Largest rate accepted: rand_distr's sampler is exact up to far beyond this,
+/// and counts stay exactly representable.
+const MAX_RATE: f64 = 1e12;
+
+fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
+    let rate = vector(input, "rate");
+    if let Some(i) = rate.iter().position(|r| *r > MAX_RATE) {
+        return Err(ParamError::at(
+            "rate",
+            i,
+            format!("rate[{i}] = {} is above the limit {MAX_RATE:e}", rate[i]),
+        ));
+    }
+    let samplers = rate
+        .iter()
+        .map(|r| PoissonSampler::new(*r).expect("validated rate"))
+        .collect();
+    Ok(Box::new(Poisson {
+        params: [Param::vector("rate", rate)],
+        samplers,
+    }))
+}
+
+/// Independent Poisson components.
+#[derive(Debug, Clone)]
+pub struct Poisson {
+    params: [Param; 1],
+    samplers: Vec<PoissonSampler<f64>>,
+}
+
+impl Distribution for Poisson {
+    fn family(&self) -> &'static FamilyInfo {
+        &FAMILY
+    }
+
+    fn dim(&self) -> usize {
+        self.samplers.len()
+    }
+
+    fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
+        let d = self.dim();
+        for row in x.chunks_exact_mut(d) {
+            for (v, s) in row.iter_mut().zip(&self.samplers) {
+                *v = s.sample(rng);
+            }
+        }
+    }
+
+    fn score(&self, x: &[f64], s: &mut [f64]) {
+        let d = self.dim();
+        let b = x.len() / d;
+        let rate = &self.params[0].values;
+        for (r, row) in x.chunks_exact(d).enumerate() {
+            for i in 0..d {
+                s[i * b + r] = row[i] / rate[i] - 1.0;
+            }
+        }
+    }
+}
