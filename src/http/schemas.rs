@@ -25,9 +25,9 @@ use crate::estimation::distributions::{
     self, Constraint, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
 };
 use crate::estimation::estimators::exact;
-use crate::estimation::objective::{Binding, FUNCTIONS, ParseLimits, Program, parse};
+use crate::estimation::objective::{FUNCTIONS, ParseLimits, Program};
 use crate::estimation::runner::{CategoryFit, ParamLayout, Reference};
-use crate::estimation::{Baseline, Estimate, Estimator, EstimatorKind, Job, NonFinitePolicy};
+use crate::estimation::{self, Baseline, Estimate, Estimator, EstimatorKind, Job, NonFinitePolicy};
 use crate::jobs::{Outcome, Snapshot, State};
 
 // ───────────────────────────── requests ─────────────────────────────
@@ -696,7 +696,7 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Parses and compiles the objective with the distribution's parameters bound by name.
+/// Parses and compiles the objective, the distribution's parameters bound by name.
 fn compile_objective(
     text: &str,
     dist: &dyn Distribution,
@@ -707,28 +707,10 @@ fn compile_objective(
         max_nodes: limits.max_objective_nodes,
         max_depth: limits.max_objective_depth,
     };
-    let expr = parse(text, &parse_limits)?;
-    let mut offset = 0;
-    let bindings: Vec<Binding> = dist
-        .params()
-        .iter()
-        .map(|p| {
-            let grad_offset = p.differentiable.then_some(offset);
-            if p.differentiable {
-                offset += p.values.len();
-            }
-            Binding {
-                name: p.name.to_string(),
-                values: p.values.clone(),
-                grad_offset,
-            }
-        })
-        .collect();
-    Ok(Program::compile(
-        &expr,
-        dist.dim(),
-        &bindings,
-        distributions::grad_len(dist),
+    Ok(estimation::compile_objective(
+        text,
+        dist,
+        &parse_limits,
         limits.max_working_floats,
     )?)
 }

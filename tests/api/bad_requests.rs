@@ -495,7 +495,11 @@ fn table() -> Vec<Bad> {
             body: Job(|v| {
                 set(v, "/distribution/loc", json!(vec![0.0; 10_000]));
                 set(v, "/distribution/scale", json!(vec![1.0; 10_000]));
-                set(v, "/objective", json!(format!("sum(x{})", " + x".repeat(60))));
+                set(
+                    v,
+                    "/objective",
+                    json!(format!("sum(x{})", " + x".repeat(60))),
+                );
             }),
             status: 422,
             pointer: Some("/objective"),
@@ -610,6 +614,140 @@ fn table() -> Vec<Bad> {
             }),
             status: 422,
             pointer: Some("/estimator/tempreature"),
+        },
+        // Discrete families.
+        Bad {
+            name: "categorical probs not summing to 1",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "probs": [0.2, 0.2] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "score_function" });
+            }),
+            status: 422,
+            pointer: Some("/distribution/probs"),
+        },
+        Bad {
+            name: "categorical probs above 1",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "probs": [1.5, -0.5] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "score_function" });
+            }),
+            status: 422,
+            pointer: Some("/distribution/probs/0"),
+        },
+        Bad {
+            name: "categorical logits and probs",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] =
+                    json!({ "family": "categorical", "logits": [0.0, 0.0], "probs": [0.5, 0.5] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "score_function" });
+            }),
+            status: 422,
+            pointer: Some("/distribution"),
+        },
+        Bad {
+            name: "categorical neither logits nor probs",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical" });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "score_function" });
+            }),
+            status: 422,
+            pointer: Some("/distribution"),
+        },
+        Bad {
+            name: "categories over the limit",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": vec![0.0; 10_001] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "score_function" });
+            }),
+            status: 422,
+            pointer: Some("/distribution/logits"),
+        },
+        Bad {
+            name: "reparameterization on a categorical",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+            }),
+            status: 422,
+            pointer: Some("/estimator/kind"),
+        },
+        Bad {
+            name: "gumbel_softmax without a temperature",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_softmax" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "gumbel_softmax at temperature 0",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_softmax", "temperature": 0.0 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "gumbel_softmax hard as a string",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] =
+                    json!({ "kind": "gumbel_softmax", "temperature": 1.0, "hard": "yes" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/hard"),
+        },
+        Bad {
+            name: "temperature on score_function",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "score_function", "temperature": 1.0 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "exact beyond the outcome limit",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "probs": vec![0.5; 17] });
+                v["objective"] = json!("sum(x)");
+                v["estimator"] = json!({ "kind": "exact" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/kind"),
         },
         // Jobs, compare, routes.
         Bad {

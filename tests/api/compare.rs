@@ -89,3 +89,53 @@ async fn compare_a_list_keeps_its_order_and_shares_the_seed() {
     assert_eq!(single["gradient"], rows[1]["gradient"]);
     let _: &Value = &r;
 }
+
+#[tokio::test]
+async fn compare_on_a_discrete_family_reports_bias_against_the_reference() {
+    let app = spawn_app().await;
+    let body = json!({
+        "distribution": { "family": "categorical", "logits": [0.0, 0.5, -0.5] },
+        "objective": "dot(x, [1, 2, 5])",
+        "samples": 20_000,
+        "seed": 5,
+        "estimators": "all"
+    });
+    let r = app.post_ok("/v1/compare", &body).await;
+    assert_eq!(r["reference"]["method"], "enumeration", "{r}");
+    let rows = r["rows"].as_array().unwrap();
+    let kinds: Vec<&str> = rows
+        .iter()
+        .map(|row| row["estimator"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "score_function",
+            "score_function",
+            "score_function",
+            "gumbel_softmax",
+            "exact"
+        ],
+        "{r}"
+    );
+    for row in rows {
+        assert!(
+            row["bias"]["logits"].is_array(),
+            "every row has a bias: {row}"
+        );
+    }
+    let gumbel = &rows[3];
+    assert_eq!(
+        gumbel["spec"],
+        json!({ "kind": "gumbel_softmax", "temperature": 0.5, "hard": false })
+    );
+    assert_eq!(gumbel["unbiased"], false);
+    // Exact enumeration has no noise and no bias: it ranks first.
+    let exact = &rows[4];
+    assert_eq!(exact["bias"]["logits"], json!([0.0, 0.0, 0.0]), "{exact}");
+    assert_eq!(exact["rank"], 1, "{r}");
+    // Every score-function row is unbiased, so within noise.
+    for row in &rows[..3] {
+        assert_eq!(row["bias_within_noise"], true, "{row}");
+    }
+}
