@@ -825,6 +825,14 @@ fn table() -> Vec<Bad> {
             pointer: None,
         },
         Bad {
+            name: "unknown file under /docs",
+            method: Method::GET,
+            path: "/docs/nope.js",
+            body: Empty,
+            status: 404,
+            pointer: None,
+        },
+        Bad {
             name: "wrong method",
             method: Method::GET,
             path: "/v1/estimate",
