@@ -405,7 +405,7 @@ impl Common {
                 ),
             ));
         }
-        let problem = Common {
+        let common = Common {
             family,
             input,
             objective,
@@ -417,7 +417,7 @@ impl Common {
             },
             max_outcomes: limits.max_outcomes,
         };
-        Ok((problem, dist))
+        Ok((common, dist))
     }
 
     fn job(&self, distribution: Box<dyn Distribution>, estimator: Estimator) -> Job {
@@ -444,7 +444,7 @@ impl Common {
 impl EstimateRequest {
     /// Validates the request into a job: the one place this happens.
     pub fn into_job(self, limits: &Limits) -> Result<Job, ApiError> {
-        let (problem, dist) = Common::new(
+        let (common, dist) = Common::new(
             &self.distribution,
             &self.objective,
             self.samples,
@@ -453,13 +453,13 @@ impl EstimateRequest {
             limits,
         )?;
         let (_, est) = estimator(
-            problem.family,
+            common.family,
             dist.as_ref(),
             &self.estimator,
             "/estimator",
             limits,
         )?;
-        Ok(problem.job(dist, est))
+        Ok(common.job(dist, est))
     }
 }
 
@@ -473,7 +473,7 @@ pub struct CompareJobs {
 impl CompareRequest {
     /// Validates the request into one job per estimator.
     pub fn into_jobs(self, limits: &Limits) -> Result<CompareJobs, ApiError> {
-        let (problem, dist) = Common::new(
+        let (common, dist) = Common::new(
             &self.distribution,
             &self.objective,
             self.samples,
@@ -481,7 +481,7 @@ impl CompareRequest {
             self.on_non_finite,
             limits,
         )?;
-        let family = problem.family;
+        let family = common.family;
         let mut chosen: Vec<(EstimatorSpec, Estimator)> = Vec::new();
         match &self.estimators {
             EstimatorList::All => {
@@ -524,11 +524,11 @@ impl CompareRequest {
         }
         let mut jobs = Vec::with_capacity(chosen.len());
         for (spec, est) in chosen {
-            jobs.push((spec, problem.job(problem.rebuild()?, est)));
+            jobs.push((spec, common.job(common.rebuild()?, est)));
         }
         Ok(CompareJobs {
-            samples: problem.samples,
-            seed: problem.seed,
+            samples: common.samples,
+            seed: common.seed,
             jobs,
         })
     }
