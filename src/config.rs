@@ -1,0 +1,181 @@
+//! Configuration: every setting is a flag and an environment variable
+//! (`gradest --help` lists them with their defaults). Tests build a [`Config`]
+//! with [`Config::default`] and change what they need.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The command line.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "gradest",
+    version,
+    about = "An HTTP service for Monte Carlo gradient estimation of ∇θ E_{x~p_θ}[f(x; θ)]."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// What to do instead of serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Print the OpenAPI document (the committed openapi/openapi.json) and exit.
+    Openapi,
+}
+
+/// Everything the service needs to run.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "GRADEST_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Log filter, in tracing's env-filter syntax (`info`, `gradest=debug,tower_http=info`).
+    #[arg(long = "log", env = "GRADEST_LOG", default_value = "info")]
+    pub log: String,
+    /// Log line format.
+    #[arg(long, env = "GRADEST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            log: "info".to_string(),
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log collectors.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Bounds that keep every request cheap enough to refuse or finish in time.
+#[derive(Debug, Clone, Args)]
+pub struct Limits {
+    /// Largest accepted request body, in bytes (413 above it).
+    #[arg(long, env = "GRADEST_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Most samples N per run.
+    #[arg(long, env = "GRADEST_MAX_SAMPLES", default_value_t = 1_000_000_000)]
+    pub max_samples: u64,
+    /// Most components of a distribution (the length of x; d for a d×d matrix).
+    #[arg(long, env = "GRADEST_MAX_DIMENSION", default_value_t = 10_000)]
+    pub max_dimension: usize,
+    /// Most categories of a one-hot categorical.
+    #[arg(long, env = "GRADEST_MAX_CATEGORIES", default_value_t = 10_000)]
+    pub max_categories: usize,
+    /// Longest objective, in characters.
+    #[arg(long, env = "GRADEST_MAX_OBJECTIVE_CHARS", default_value_t = 10_000)]
+    pub max_objective_chars: usize,
+    /// Most nodes in an objective's syntax tree.
+    #[arg(long, env = "GRADEST_MAX_OBJECTIVE_NODES", default_value_t = 10_000)]
+    pub max_objective_nodes: usize,
+    /// Deepest nesting of an objective's sub-expressions.
+    #[arg(long, env = "GRADEST_MAX_OBJECTIVE_DEPTH", default_value_t = 64)]
+    pub max_objective_depth: usize,
+    /// Most working numbers per sample the evaluator may need (values and
+    /// adjoints of every node). A worker holds a few samples' worth at least, so
+    /// this bounds memory: 1,000,000 floats are 8 MB per sample slot.
+    #[arg(long, env = "GRADEST_MAX_WORKING_FLOATS", default_value_t = 1_000_000)]
+    pub max_working_floats: usize,
+    /// Most outcomes enumerated for the `exact` estimator and for references.
+    #[arg(long, env = "GRADEST_MAX_OUTCOMES", default_value_t = 65_536)]
+    pub max_outcomes: u64,
+    /// Time budget of one request (estimate, compare), in seconds, waiting for
+    /// capacity included.
+    #[arg(long, env = "GRADEST_TIME_BUDGET_SECS", default_value_t = 60.0, value_parser = positive_seconds)]
+    pub time_budget_secs: f64,
+    /// Time budget of one background job once it starts running, in seconds.
+    #[arg(long, env = "GRADEST_JOB_TIME_BUDGET_SECS", default_value_t = 600.0, value_parser = positive_seconds)]
+    pub job_time_budget_secs: f64,
+    /// Most estimations running at once (others queue); defaults to the number of cores.
+    #[arg(long, env = "GRADEST_CONCURRENCY", default_value_t = default_concurrency(), value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Most background jobs kept (finished ones are evicted oldest first).
+    #[arg(long, env = "GRADEST_MAX_JOBS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_jobs: u32,
+    /// Most estimators in one compare request.
+    #[arg(long, env = "GRADEST_MAX_COMPARE_ESTIMATORS", default_value_t = 16)]
+    pub max_compare_estimators: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 1 << 20,
+            max_samples: 1_000_000_000,
+            max_dimension: 10_000,
+            max_categories: 10_000,
+            max_objective_chars: 10_000,
+            max_objective_nodes: 10_000,
+            max_objective_depth: 64,
+            max_working_floats: 1_000_000,
+            max_outcomes: 65_536,
+            time_budget_secs: 60.0,
+            job_time_budget_secs: 600.0,
+            concurrency: default_concurrency(),
+            max_jobs: 1_000,
+            max_compare_estimators: 16,
+        }
+    }
+}
+
+impl Limits {
+    pub fn time_budget(&self) -> Duration {
+        Duration::from_secs_f64(self.time_budget_secs)
+    }
+
+    pub fn job_time_budget(&self) -> Duration {
+        Duration::from_secs_f64(self.job_time_budget_secs)
+    }
+}
+
+fn default_concurrency() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v < 1e9 {
+        Ok(v)
+    } else {
+        Err("must be a positive number of seconds".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_agree_with_the_flags() {
+        let parsed = Cli::try_parse_from(["gradest"]).unwrap().config.limits;
+        let d = Limits::default();
+        assert_eq!(parsed.max_body_bytes, d.max_body_bytes);
+        assert_eq!(parsed.max_samples, d.max_samples);
+        assert_eq!(parsed.max_working_floats, d.max_working_floats);
+        assert_eq!(parsed.max_outcomes, d.max_outcomes);
+        assert_eq!(parsed.max_jobs, d.max_jobs);
+    }
+}

@@ -1,0 +1,374 @@
+//! The one error type of the HTTP layer and the one place that picks a status.
+//! Every error leaves as `application/problem+json` (RFC 9457): `type`,
+//! `title`, `status`, `detail`, and, for a bad field, `pointer` (a JSON pointer
+//! into the request) and, for an objective, the `column`. Internal errors are
+//! logged in full and say nothing to the client.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::estimation::RunError;
+use crate::estimation::distributions::ParamError;
+use crate::estimation::objective::ObjectiveError;
+use crate::jobs::{Failure, StoreFull};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Problem {
+    /// What kind of problem this is (a stable URN: match on it, not on `detail`).
+    #[serde(rename = "type")]
+    #[schema(example = "urn:gradest:problem:invalid-field")]
+    pub kind: String,
+    /// A short summary of the kind.
+    #[schema(example = "A field of the request is invalid")]
+    pub title: String,
+    /// The HTTP status.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong in this request, and what to do about it.
+    #[schema(example = "scale[1] = -1 is invalid: scale must be finite numbers > 0")]
+    pub detail: String,
+    /// JSON pointer (RFC 6901) to the offending part of the request, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/distribution/scale/1")]
+    pub pointer: Option<String>,
+    /// For an objective that does not parse or compile: the 1-based character column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 7)]
+    pub column: Option<usize>,
+}
+
+/// Everything a request can fail with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The body is not JSON.
+    MalformedJson {
+        pointer: Option<String>,
+        detail: String,
+    },
+    /// The body is not declared as JSON.
+    UnsupportedMediaType(String),
+    /// The body is larger than the configured limit.
+    BodyTooLarge { limit: usize },
+    /// A field has the wrong type or value.
+    InvalidField { pointer: String, detail: String },
+    /// A field exceeds a configured limit.
+    LimitExceeded { pointer: String, detail: String },
+    /// The estimator does not apply to the distribution.
+    NotApplicable { pointer: String, detail: String },
+    /// The objective does not parse or compile.
+    Objective {
+        detail: String,
+        column: Option<usize>,
+    },
+    /// The objective is not finite at a sample.
+    NonFinite(String),
+    /// No such resource.
+    NotFound(String),
+    /// The path exists, the method does not.
+    MethodNotAllowed,
+    /// The run did not finish within its time budget.
+    TimeBudget(String),
+    /// No room for another background job.
+    Busy(String),
+    /// The run was cancelled (its client is gone, or the service is stopping).
+    Cancelled,
+    /// A bug. The text is logged, never sent.
+    Internal(String),
+}
+
+impl ApiError {
+    /// A field error, pointer given as path segments under the request root.
+    pub fn field(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::InvalidField {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn limit(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        ApiError::LimitExceeded {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The status of this error: the only place statuses are chosen.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidField { .. }
+            | ApiError::LimitExceeded { .. }
+            | ApiError::NotApplicable { .. }
+            | ApiError::Objective { .. }
+            | ApiError::NonFinite(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TimeBudget(_) | ApiError::Busy(_) | ApiError::Cancelled => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind_and_title(&self) -> (&'static str, &'static str) {
+        match self {
+            ApiError::MalformedJson { .. } => ("malformed-json", "The body is not valid JSON"),
+            ApiError::UnsupportedMediaType(_) => (
+                "unsupported-media-type",
+                "The body must be application/json",
+            ),
+            ApiError::BodyTooLarge { .. } => ("body-too-large", "The body is too large"),
+            ApiError::InvalidField { .. } => ("invalid-field", "A field of the request is invalid"),
+            ApiError::LimitExceeded { .. } => ("limit-exceeded", "A field exceeds a limit"),
+            ApiError::NotApplicable { .. } => (
+                "estimator-not-applicable",
+                "The estimator does not apply to this distribution",
+            ),
+            ApiError::Objective { .. } => ("invalid-objective", "The objective is invalid"),
+            ApiError::NonFinite(_) => (
+                "non-finite-objective",
+                "The objective is not finite at a sample",
+            ),
+            ApiError::NotFound(_) => ("not-found", "Not found"),
+            ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
+            ApiError::TimeBudget(_) => (
+                "time-budget-exceeded",
+                "The run did not finish within its time budget",
+            ),
+            ApiError::Busy(_) => ("busy", "The service is at capacity"),
+            ApiError::Cancelled => ("cancelled", "The run was cancelled"),
+            ApiError::Internal(_) => ("internal", "Internal error"),
+        }
+    }
+
+    /// The problem document; logs internal errors in full (they say nothing to the client).
+    pub fn problem(&self) -> Problem {
+        let (kind, title) = self.kind_and_title();
+        let (detail, pointer, column) = match self {
+            ApiError::MalformedJson { pointer, detail } => (detail.clone(), pointer.clone(), None),
+            ApiError::UnsupportedMediaType(d)
+            | ApiError::NotFound(d)
+            | ApiError::TimeBudget(d)
+            | ApiError::Busy(d) => (d.clone(), None, None),
+            ApiError::BodyTooLarge { limit } => (
+                format!("the request body exceeds the limit of {limit} bytes"),
+                None,
+                None,
+            ),
+            ApiError::InvalidField { pointer, detail }
+            | ApiError::LimitExceeded { pointer, detail }
+            | ApiError::NotApplicable { pointer, detail } => {
+                (detail.clone(), Some(pointer.clone()), None)
+            }
+            ApiError::Objective { detail, column } => {
+                (detail.clone(), Some("/objective".to_string()), *column)
+            }
+            ApiError::NonFinite(d) => (d.clone(), Some("/objective".to_string()), None),
+            ApiError::MethodNotAllowed => (
+                "this method is not allowed on this path".to_string(),
+                None,
+                None,
+            ),
+            ApiError::Cancelled => (
+                "the run was cancelled before it finished".to_string(),
+                None,
+                None,
+            ),
+            ApiError::Internal(message) => {
+                tracing::error!(error = %message, "internal error");
+                (
+                    "an internal error occurred; it has been logged".to_string(),
+                    None,
+                    None,
+                )
+            }
+        };
+        Problem {
+            kind: format!("urn:gradest:problem:{kind}"),
+            title: title.to_string(),
+            status: self.status().as_u16(),
+            detail,
+            pointer,
+            column,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = problem_response(self.status(), &self.problem());
+        if matches!(self, ApiError::TimeBudget(_) | ApiError::Busy(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+        body,
+    )
+        .into_response()
+}
+
+/// Joins a pointer prefix and relative segments, escaping `~` and `/` (RFC 6901).
+pub fn pointer<S: AsRef<str>>(prefix: &str, segments: &[S]) -> String {
+    let mut out = prefix.to_string();
+    for s in segments {
+        out.push('/');
+        out.push_str(&s.as_ref().replace('~', "~0").replace('/', "~1"));
+    }
+    out
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        ApiError::field(pointer("/distribution", &e.path), e.message)
+    }
+}
+
+impl From<ObjectiveError> for ApiError {
+    fn from(e: ObjectiveError) -> Self {
+        match e {
+            ObjectiveError::Limit(message) => ApiError::limit("/objective", message),
+            e => ApiError::Objective {
+                column: e.column(),
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Cancelled => ApiError::Cancelled,
+            e @ RunError::DeadlineExceeded { .. } => ApiError::TimeBudget(e.to_string()),
+            RunError::NonFinite(m) => ApiError::NonFinite(m),
+            RunError::Unsupported(m) => ApiError::field("/estimator", m),
+        }
+    }
+}
+
+impl From<Failure> for ApiError {
+    fn from(e: Failure) -> Self {
+        match e {
+            Failure::Run(e) => e.into(),
+            e @ Failure::NotStarted(_) => ApiError::TimeBudget(e.to_string()),
+            Failure::Panicked(message) => ApiError::Internal(format!("a run panicked: {message}")),
+        }
+    }
+}
+
+impl From<StoreFull> for ApiError {
+    fn from(e: StoreFull) -> Self {
+        ApiError::Busy(e.to_string())
+    }
+}
+
+/// The status the outer timeout layer answers with (the same as a run that ran
+/// out of time).
+pub fn timeout_status() -> StatusCode {
+    ApiError::TimeBudget(String::new()).status()
+}
+
+/// The problem for a panic caught by the outer layer (the request gets a 500,
+/// the service keeps serving).
+pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_string());
+    ApiError::Internal(format!("a request handler panicked: {text}")).into_response()
+}
+
+/// Rewrites error responses that did not come from [`ApiError`] (a timeout
+/// layer's bare 503, say) into problems with the same status.
+pub async fn problems_only(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let detail =
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::REQUEST_TIMEOUT {
+            "the request did not finish within its time budget".to_string()
+        } else {
+            reason.to_lowercase()
+        };
+    let problem = Problem {
+        kind: format!(
+            "urn:gradest:problem:{}",
+            reason.to_lowercase().replace(' ', "-")
+        ),
+        title: reason.to_string(),
+        status: status.as_u16(),
+        detail,
+        pointer: None,
+        column: None,
+    };
+    let mut out = problem_response(status, &problem);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_nothing_to_the_client() {
+        let e = ApiError::from(Failure::Panicked("secret stack detail".to_string()));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let p = e.problem();
+        assert!(!p.detail.contains("secret"), "{p:?}");
+        assert_eq!(p.status, 500);
+    }
+
+    #[test]
+    fn core_errors_point_at_their_field() {
+        let e = ApiError::from(ParamError::at("scale", 1, "bad"));
+        assert_eq!(
+            e.problem().pointer.as_deref(),
+            Some("/distribution/scale/1")
+        );
+        let e = ApiError::from(RunError::NonFinite("nan".to_string()));
+        assert_eq!(e.problem().pointer.as_deref(), Some("/objective"));
+        let e = ApiError::from(RunError::DeadlineExceeded { done: 1, total: 2 });
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn pointers_escape_slashes_and_tildes() {
+        assert_eq!(
+            pointer("/distribution", &["a/b", "c~d"]),
+            "/distribution/a~1b/c~0d"
+        );
+        assert_eq!(pointer("", &[] as &[&str]), "");
+    }
+}

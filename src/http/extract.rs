@@ -1,0 +1,148 @@
+//! A JSON body extractor whose every rejection is one of our problems: a wrong
+//! content type is 415, a body over the limit 413, text that is not JSON 400,
+//! and a value of the wrong type or an unknown field 422 with a JSON pointer
+//! to it (tracked while deserialising, by `serde_path_to_error`).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use serde_path_to_error::Segment;
+
+use super::AppState;
+use super::error::{ApiError, pointer};
+
+/// A JSON request body, deserialised into `T`.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        check_content_type(&request)?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge {
+                    limit: state.limits().max_body_bytes,
+                }
+            } else {
+                ApiError::MalformedJson {
+                    pointer: None,
+                    detail: format!("the body could not be read: {e}"),
+                }
+            }
+        })?;
+        from_slice(&bytes).map(ApiJson)
+    }
+}
+
+fn check_content_type(request: &Request) -> Result<(), ApiError> {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType(
+            "the request has no Content-Type; send the body as JSON with \
+             'Content-Type: application/json'"
+                .to_string(),
+        ));
+    };
+    let text = value.to_str().unwrap_or("");
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!(
+            "the body is declared as '{text}'; send it as JSON with 'Content-Type: application/json'"
+        )))
+    }
+}
+
+/// Deserialises a JSON document, turning serde's errors into problems that
+/// point at the offending field.
+pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e, bytes))?;
+    de.end().map_err(|e| ApiError::MalformedJson {
+        pointer: None,
+        detail: format!(
+            "the body has text after the JSON value ({})",
+            strip_location(&e)
+        ),
+    })?;
+    Ok(value)
+}
+
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -> ApiError {
+    let inner = e.inner();
+    let mut segments: Vec<String> = Vec::new();
+    for segment in e.path() {
+        match segment {
+            Segment::Seq { index } => segments.push(index.to_string()),
+            Segment::Map { key } => segments.push(key.clone()),
+            Segment::Enum { variant } => segments.push(variant.clone()),
+            Segment::Unknown => break,
+        }
+    }
+    let message = strip_location(inner);
+    // serde reports a missing or repeated field at the object that lacks it;
+    // point at the field itself.
+    for prefix in ["missing field `", "duplicate field `"] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(name) = rest.split('`').next()
+        {
+            segments.push(name.to_string());
+        }
+    }
+    let at = pointer("", &segments);
+    let pointer = (!segments.is_empty()).then_some(at.clone());
+    let place = if segments.is_empty() {
+        "the body".to_string()
+    } else {
+        at
+    };
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::field(pointer.unwrap_or_default(), format!("{place}: {message}"))
+        }
+        serde_json::error::Category::Syntax if non_finite_literal(bytes, inner) => ApiError::field(
+            pointer.unwrap_or_default(),
+            format!("{place}: NaN and Infinity are not JSON numbers; every number must be finite"),
+        ),
+        _ => ApiError::MalformedJson {
+            pointer,
+            detail: format!(
+                "the body is not valid JSON: {message} (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ),
+        },
+    }
+}
+
+/// Whether a syntax error sits on a `NaN` or `Infinity` literal (which
+/// Python's json module, for one, writes by default).
+fn non_finite_literal(bytes: &[u8], e: &serde_json::Error) -> bool {
+    let Some(line) = bytes.split(|b| *b == b'\n').nth(e.line().saturating_sub(1)) else {
+        return false;
+    };
+    let col = e.column().saturating_sub(1).min(line.len());
+    let start = col.saturating_sub(9);
+    let window = &line[start..(col + 9).min(line.len())];
+    [&b"NaN"[..], b"Infinity"]
+        .iter()
+        .any(|lit| window.windows(lit.len()).any(|w| w == *lit))
+}
+
+fn strip_location(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rsplit_once(" at line ") {
+        Some((head, _)) => head.to_string(),
+        None => text,
+    }
+}

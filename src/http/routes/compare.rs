@@ -1,0 +1,56 @@
+//! `POST /v1/compare`: several estimators on one problem, side by side.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::http::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::ApiJson;
+use crate::http::schemas::{CompareRequest, CompareResponse};
+use crate::jobs::{Deadline, Handle, estimate};
+
+/// Run several estimators with the same samples and seed and rank them.
+///
+/// Each row reports the estimate, its variance and standard error, the time
+/// taken and the work-normalized variance (mean over gradient components of
+/// variance × seconds per sample); when an exact reference exists, the bias.
+/// Rank 1 is the lowest work-normalized variance among the estimators whose
+/// bias is within noise (|bias| ≤ 4.5·std_error in every component).
+/// The estimators run one after another within one request time budget.
+#[utoipa::path(
+    post,
+    path = "/v1/compare",
+    tag = "estimation",
+    request_body = CompareRequest,
+    responses(
+        (status = 200, description = "One row per estimator, ranked", body = CompareResponse),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid; `pointer` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The comparison did not finish within its time budget", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn compare_create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<CompareRequest>,
+) -> Result<Json<CompareResponse>, ApiError> {
+    let deadline = Instant::now() + state.limits().time_budget();
+    let limits = state.limits().clone();
+    let compare = state
+        .runner()
+        .prepare(move || request.into_jobs(&limits))
+        .await??;
+    let (samples, seed, jobs) = (compare.samples, compare.seed, compare.jobs);
+    let runs = state
+        .runner()
+        .run(Handle::new(), Deadline::At(deadline), move |c| {
+            jobs.into_iter()
+                .map(|(spec, job)| estimate(&job, c).map(|e| (spec, e)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await?;
+    Ok(Json(CompareResponse::new(samples, seed, &runs)))
+}

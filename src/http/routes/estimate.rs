@@ -1,0 +1,49 @@
+//! `POST /v1/estimate`: run one job and wait for its result.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::State;
+
+use crate::http::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::ApiJson;
+use crate::http::schemas::{EstimateRequest, EstimateResponse};
+use crate::jobs::{Deadline, Handle, estimate};
+
+/// Run one estimation and wait for the result.
+///
+/// The run is cancelled if the client disconnects, and refused with 503 if it
+/// does not finish within the request time budget (waiting for a free slot
+/// included).
+#[utoipa::path(
+    post,
+    path = "/v1/estimate",
+    tag = "estimation",
+    request_body = EstimateRequest,
+    responses(
+        (status = 200, description = "The estimate, its standard errors and diagnostics", body = EstimateResponse),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid; `pointer` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The run did not finish within its time budget", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn estimate_create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EstimateRequest>,
+) -> Result<Json<EstimateResponse>, ApiError> {
+    let deadline = Instant::now() + state.limits().time_budget();
+    let limits = state.limits().clone();
+    let job = state
+        .runner()
+        .prepare(move || request.into_job(&limits))
+        .await??;
+    let run = state
+        .runner()
+        .run(Handle::new(), Deadline::At(deadline), move |c| {
+            estimate(&job, c)
+        });
+    Ok(Json(EstimateResponse::from(&run.await?)))
+}

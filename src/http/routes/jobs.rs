@@ -1,0 +1,104 @@
+//! `/v1/jobs`: background jobs (submit, poll, cancel or remove).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+
+use crate::http::AppState;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::ApiJson;
+use crate::http::schemas::{EstimateRequest, JobResponse};
+use crate::jobs::Removal;
+
+/// Submit a job to run in the background.
+///
+/// The job is validated at once (the same checks and problems as
+/// `/v1/estimate`), then queued; poll the `Location` it returns.
+#[utoipa::path(
+    post,
+    path = "/v1/jobs",
+    tag = "jobs",
+    request_body = EstimateRequest,
+    responses(
+        (status = 202, description = "Queued; `Location` is the job's URL", body = JobResponse,
+         headers(("Location" = String, description = "/v1/jobs/{id}"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid; `pointer` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The job store is full of unfinished jobs", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn jobs_create(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<EstimateRequest>,
+) -> Result<Response, ApiError> {
+    let limits = state.limits().clone();
+    let job = state
+        .runner()
+        .prepare(move || request.into_job(&limits))
+        .await??;
+    let snapshot = state.jobs().submit(job)?;
+    let location = format!("/v1/jobs/{}", snapshot.id);
+    let body = Json(JobResponse::from(&snapshot));
+    Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
+}
+
+/// A job's status, progress, and its result or error once finished.
+#[utoipa::path(
+    get,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, description = "The job", body = JobResponse),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn jobs_get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<JobResponse>, ApiError> {
+    let snapshot = parse_id(&id)
+        .and_then(|id| state.jobs().get(id))
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(JobResponse::from(&snapshot)))
+}
+
+/// Cancel a queued or running job (200, status `cancelled`), or remove a
+/// finished one (204).
+#[utoipa::path(
+    delete,
+    path = "/v1/jobs/{id}",
+    tag = "jobs",
+    params(("id" = String, Path, description = "The job's id (a UUID)")),
+    responses(
+        (status = 200, description = "The job was queued or running and is now cancelled", body = JobResponse),
+        (status = 204, description = "The job had finished and is now removed"),
+        (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn jobs_delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match parse_id(&id).and_then(|id| state.jobs().delete(id)) {
+        Some(Removal::Cancelled(snapshot)) => {
+            Ok(Json(JobResponse::from(&snapshot)).into_response())
+        }
+        Some(Removal::Removed) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(not_found(&id)),
+    }
+}
+
+fn parse_id(id: &str) -> Option<Uuid> {
+    Uuid::parse_str(id).ok()
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "there is no job '{id}' (finished jobs are kept until deleted or evicted by newer ones)"
+    ))
+}

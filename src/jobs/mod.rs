@@ -1,0 +1,9 @@
+//! Running estimations off the async threads: a bounded runner (a semaphore in
+//! front of tokio's blocking pool) with cancellation, deadlines and progress,
+//! and a bounded store of background jobs. Knows the estimation core, not HTTP.
+
+mod runner;
+mod store;
+
+pub use runner::{Deadline, Failure, Handle, Runner, estimate};
+pub use store::{Jobs, Outcome, Removal, Snapshot, State, StoreFull};

@@ -1,0 +1,142 @@
+//! `/v1/jobs`: submit, poll, cancel, remove.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, endless_job, normal_job, spawn_app, spawn_app_with};
+
+async fn submit(app: &TestApp, body: &Value) -> (String, Value) {
+    let response = app.post("/v1/jobs", body).await;
+    assert_eq!(response.status(), 202, "submitting {body}");
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let job: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/v1/jobs/{}", job["id"].as_str().unwrap())
+    );
+    (location, job)
+}
+
+async fn poll_until(app: &TestApp, location: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let job: Value = app.get(location).await.json().await.unwrap();
+        if done(&job) {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "job never got there: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_runs_to_success() {
+    let app = spawn_app().await;
+    let (location, job) = submit(&app, &normal_job()).await;
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(uuid::Uuid::parse_str(id).unwrap().get_version_num(), 4);
+    assert!(
+        ["queued", "running", "succeeded"].contains(&job["status"].as_str().unwrap()),
+        "{job}"
+    );
+    let done = poll_until(&app, &location, |j| {
+        j["status"] != "queued" && j["status"] != "running"
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["progress"],
+        json!({ "samples_done": 2000, "samples_total": 2000, "fraction": 1.0 })
+    );
+    // The same result as waiting for it.
+    let direct = app.post_ok("/v1/estimate", &normal_job()).await;
+    assert_eq!(done["result"]["gradient"], direct["gradient"]);
+    // A finished job is removed by DELETE.
+    assert_eq!(app.delete(&location).await.status(), 204);
+    assert_eq!(app.get(&location).await.status(), 404);
+}
+
+#[tokio::test]
+async fn a_running_job_can_be_cancelled_then_removed() {
+    let app = spawn_app().await;
+    let (location, _) = submit(&app, &endless_job()).await;
+    let running = poll_until(&app, &location, |j| {
+        j["progress"]["samples_done"].as_u64() > Some(0)
+    })
+    .await;
+    assert_eq!(running["status"], "running", "{running}");
+    let fraction = running["progress"]["fraction"].as_f64().unwrap();
+    assert!(fraction > 0.0 && fraction < 1.0, "{running}");
+    let response = app.delete(&location).await;
+    assert_eq!(response.status(), 200);
+    let cancelled: Value = response.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        app.get(&location).await.json::<Value>().await.unwrap()["status"],
+        "cancelled"
+    );
+    assert_eq!(app.delete(&location).await.status(), 204);
+    assert_eq!(app.get(&location).await.status(), 404);
+}
+
+#[tokio::test]
+async fn jobs_beyond_the_concurrency_bound_queue() {
+    let app = spawn_app_with(|c| c.limits.concurrency = 1).await;
+    let (first, _) = submit(&app, &endless_job()).await;
+    poll_until(&app, &first, |j| j["status"] == "running").await;
+    let (second, job) = submit(&app, &endless_job()).await;
+    assert_eq!(job["status"], "queued");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        app.get(&second).await.json::<Value>().await.unwrap()["status"],
+        "queued"
+    );
+    // Cancelling the queued job is immediate; cancelling the first frees the slot.
+    let cancelled: Value = app.delete(&second).await.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["progress"]["samples_done"], 0);
+    app.delete(&first).await;
+    let (third, _) = submit(&app, &normal_job()).await;
+    let done = poll_until(&app, &third, |j| {
+        j["status"] == "succeeded" || j["status"] == "failed"
+    })
+    .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_then_evicts_finished_jobs() {
+    let app = spawn_app_with(|c| c.limits.max_jobs = 1).await;
+    let (first, _) = submit(&app, &endless_job()).await;
+    let response = app.post("/v1/jobs", &normal_job()).await;
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:gradest:problem:busy", "{problem}");
+    app.delete(&first).await; // cancelled: finished, so it can be evicted
+    let (second, _) = submit(&app, &normal_job()).await;
+    assert_eq!(
+        app.get(&first).await.status(),
+        404,
+        "the oldest finished job was evicted"
+    );
+    assert_eq!(app.get(&second).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_failing_job_reports_its_problem() {
+    let app = spawn_app().await;
+    let mut body = normal_job();
+    body["objective"] = json!("log(x[0] - 100)");
+    let (location, _) = submit(&app, &body).await;
+    let done = poll_until(&app, &location, |j| {
+        j["status"] == "failed" || j["status"] == "succeeded"
+    })
+    .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(done["error"]["status"], 422, "{done}");
+    assert_eq!(done["error"]["pointer"], "/objective", "{done}");
+}

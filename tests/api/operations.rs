@@ -1,0 +1,122 @@
+//! Health, metrics, request ids, time budgets, disconnects, shutdown.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{endless_job, normal_job, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = spawn_app().await;
+    let live = app.get("/healthz").await;
+    assert_eq!(live.status(), 200);
+    assert_eq!(live.json::<Value>().await.unwrap()["status"], "ok");
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_latency_jobs_and_samples() {
+    let app = spawn_app().await;
+    app.get("/healthz").await;
+    app.post_ok("/v1/estimate", &normal_job()).await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    for needle in [
+        "gradest_http_requests_total{",
+        "route=\"/healthz\"",
+        "route=\"/v1/estimate\"",
+        "status=\"200\"",
+        "gradest_http_request_duration_seconds_bucket{",
+        "gradest_samples_drawn_total",
+        "gradest_jobs{state=\"running\"}",
+    ] {
+        assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn request_ids_are_made_or_propagated() {
+    let app = spawn_app().await;
+    let response = app.get("/healthz").await;
+    let made = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(!made.is_empty());
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "abc-123");
+}
+
+#[tokio::test]
+async fn a_run_past_its_time_budget_is_a_problem_not_a_hang() {
+    let app = spawn_app_with(|c| c.limits.time_budget_secs = 0.3).await;
+    let started = Instant::now();
+    let response = app.post("/v1/estimate", &endless_job()).await;
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(
+        problem["type"], "urn:gradest:problem:time-budget-exceeded",
+        "{problem}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(app.healthy().await);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_frees_its_slot() {
+    // One slot: if the abandoned run kept it, the next request could not run.
+    let app = spawn_app_with(|c| c.limits.concurrency = 1).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let abandoned = impatient
+        .post(app.url("/v1/estimate"))
+        .json(&endless_job())
+        .send()
+        .await;
+    assert!(abandoned.is_err(), "the client gave up");
+    let started = Instant::now();
+    app.post_ok("/v1/estimate", &normal_job()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the slot was freed late: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn shutdown_lets_running_requests_finish() {
+    let mut app = spawn_app().await;
+    let mut body = normal_job();
+    body["samples"] = json!(3_000_000);
+    let (client, url) = (app.client.clone(), app.url("/v1/estimate"));
+    let request = tokio::spawn(async move { client.post(url).json(&body).send().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app.shutdown.take().unwrap().send(()).unwrap();
+    let response = request
+        .await
+        .unwrap()
+        .expect("the running request got its answer");
+    assert_eq!(response.status(), 200);
+    let served = tokio::time::timeout(Duration::from_secs(30), app.server).await;
+    assert!(
+        matches!(served, Ok(Ok(Ok(())))),
+        "the server stopped cleanly"
+    );
+}
