@@ -26,6 +26,9 @@ pub struct Cli {
 pub enum Command {
     /// Print the OpenAPI document (the committed openapi/openapi.json) and exit.
     Openapi,
+    /// Ask the service at GRADEST_ADDR for /healthz; exit 0 if it answers 200
+    /// (the container's HEALTHCHECK, which has no curl).
+    Healthcheck,
 }
 
 /// Everything the service needs to run.

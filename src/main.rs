@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let config = cli.config;
+    if cli.command == Some(Command::Healthcheck) {
+        return healthcheck(config.addr);
+    }
     if let Err(e) = telemetry::init(&config.log, config.log_format) {
         eprintln!("gradest: {e}");
         return ExitCode::FAILURE;
@@ -40,6 +43,38 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             tracing::error!(error = %e, "gradest failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// GET /healthz over a plain TCP connection (no HTTP client needed for one request).
+fn healthcheck(addr: std::net::SocketAddr) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = || -> std::io::Result<bool> {
+        let mut stream = std::net::TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        write!(
+            stream,
+            "GET /healthz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match check() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("gradest healthcheck: {target} answered, but not 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("gradest healthcheck: {target}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -221,7 +221,7 @@ pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
                 "exact enumeration is not possible for this distribution".to_string(),
             ));
         };
-        controls.progress.store(job.samples, Ordering::Relaxed);
+        controls.progress.fetch_add(job.samples, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
         let exact = super::estimators::exact::enumerate(job)?;
         return Ok(Estimate {

@@ -25,7 +25,7 @@ use crate::estimation::distributions::{
     self, Constraint, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
 };
 use crate::estimation::estimators::exact;
-use crate::estimation::objective::{FUNCTIONS, ParseLimits, Program};
+use crate::estimation::objective::{CONSTANTS, FUNCTIONS, OPERATORS, ParseLimits, Program};
 use crate::estimation::runner::{CategoryFit, ParamLayout, Reference};
 use crate::estimation::{self, Baseline, Estimate, Estimator, EstimatorKind, Job, NonFinitePolicy};
 use crate::jobs::{Outcome, Snapshot, State};
@@ -1282,7 +1282,7 @@ pub struct ParamOut {
     pub name: &'static str,
     /// `vector` (one entry per component) or `matrix` (a list of rows).
     #[schema(example = "vector")]
-    pub shape: String,
+    pub shape: &'static str,
     pub constraint: ConstraintOut,
     /// Whether the gradient is taken with respect to it.
     pub differentiable: bool,
@@ -1295,7 +1295,7 @@ pub struct ParamOut {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConstraintOut {
     #[schema(example = "positive")]
-    pub name: String,
+    pub name: &'static str,
     pub description: &'static str,
 }
 
@@ -1353,49 +1353,6 @@ pub struct LimitsOut {
     pub max_compare_estimators: usize,
 }
 
-/// The operators of the objective language, loosest first. (The core's parser
-/// documents its grammar but does not export this table.)
-const OPERATORS: &[(&str, &str)] = &[
-    (
-        "< <= > >= == !=",
-        "comparisons, elementwise, giving 1 or 0 (steps: no gradient flows through them)",
-    ),
-    (
-        "+ -",
-        "addition and subtraction, elementwise, scalars broadcast",
-    ),
-    (
-        "* /",
-        "multiplication and division, elementwise, scalars broadcast",
-    ),
-    ("- (unary)", "negation"),
-    (
-        "^",
-        "power, elementwise, right-associative and tighter than unary minus: -2^2 = -4, 2^3^2 = 512",
-    ),
-    (
-        "v[i]",
-        "indexing, 0-based, with a non-negative integer literal in range",
-    ),
-    ("[a, b, c]", "a vector literal of scalars"),
-];
-
-/// Converts a Rust variant name (`UnitInterval`) to the API's spelling (`unit_interval`).
-fn snake(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 impl Catalog {
     pub fn new(limits: &Limits) -> Catalog {
         let families = FAMILIES
@@ -1408,9 +1365,9 @@ impl Catalog {
                     .iter()
                     .map(|p| ParamOut {
                         name: p.name,
-                        shape: snake(&format!("{:?}", p.shape)),
+                        shape: p.shape.name(),
                         constraint: ConstraintOut {
-                            name: snake(&format!("{:?}", p.constraint)),
+                            name: p.constraint.name(),
                             description: p.constraint.describe(),
                         },
                         differentiable: p.differentiable,
@@ -1455,10 +1412,7 @@ impl Catalog {
                 ],
                 functions: symbols(FUNCTIONS),
                 operators: symbols(OPERATORS),
-                constants: vec![SymbolOut {
-                    name: "pi",
-                    doc: "π = 3.14159…",
-                }],
+                constants: symbols(CONSTANTS),
                 limits: ObjectiveLimits {
                     max_chars: limits.max_objective_chars,
                     max_nodes: limits.max_objective_nodes,

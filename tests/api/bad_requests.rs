@@ -343,7 +343,7 @@ fn table() -> Vec<Bad> {
             path: est,
             body: Job(|v| remove(v, "/distribution/scale")),
             status: 422,
-            pointer: Some("/distribution"),
+            pointer: Some("/distribution/scale"),
         },
         Bad {
             name: "duplicate parameter",

@@ -69,7 +69,27 @@ pub enum Constraint {
     LowerTriangular,
 }
 
+impl Shape {
+    /// The name used in the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Vector => "vector",
+            Shape::Matrix => "matrix",
+        }
+    }
+}
+
 impl Constraint {
+    /// The name used in the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Constraint::Real => "real",
+            Constraint::Positive => "positive",
+            Constraint::UnitInterval => "unit_interval",
+            Constraint::LowerTriangular => "lower_triangular",
+        }
+    }
+
     /// Human description, as shown in the catalog and in errors.
     pub fn describe(self) -> &'static str {
         match self {
@@ -204,7 +224,7 @@ pub fn build(
     for spec in info.params.iter().filter(|p| p.required) {
         if !input.contains_key(spec.name) {
             return Err(ParamError::new(
-                &[],
+                &[spec.name],
                 format!("family '{}' needs the parameter '{}'", info.name, spec.name),
             ));
         }

@@ -14,7 +14,7 @@ mod program;
 pub use ast::{BinOp, Column, Expr};
 pub use eval::{Outputs, Want, Workspace, sigmoid, softplus};
 pub use parser::{MAX_TREE_DEPTH, ParseLimits, parse};
-pub use program::{Binding, FUNCTIONS, Program};
+pub use program::{Binding, CONSTANTS, FUNCTIONS, OPERATORS, Program};
 
 use thiserror::Error;
 

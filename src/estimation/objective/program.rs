@@ -171,6 +171,32 @@ pub struct Program {
 /// Dedicated names that are not parameters.
 const PI: &str = "pi";
 
+/// Named constants of the language, for the catalog.
+pub const CONSTANTS: &[(&str, &str)] = &[("pi", "π = 3.14159…")];
+
+/// Operators of the language, loosest-binding first, for the catalog.
+pub const OPERATORS: &[(&str, &str)] = &[
+    (
+        "< <= > >= == !=",
+        "comparisons, elementwise, giving 0 or 1 (no gradient flows through them)",
+    ),
+    (
+        "+ -",
+        "addition and subtraction, elementwise, scalars broadcast",
+    ),
+    (
+        "* /",
+        "multiplication and division, elementwise, scalars broadcast",
+    ),
+    ("- (unary)", "negation; binds looser than ^, so -2^2 = -4"),
+    ("^", "power, elementwise, right-associative: 2^3^2 = 2^9"),
+    (
+        "v[i]",
+        "indexing with a non-negative integer literal, 0-based",
+    ),
+    ("[a, b, c]", "vector literal of scalars"),
+];
+
 impl Program {
     /// Compiles a parsed objective for samples of length `x_len` and the given
     /// parameters. `max_elements` bounds the per-sample working memory (values
@@ -190,6 +216,8 @@ impl Program {
             x_len,
             bindings,
             has_step: false,
+            spent: 0,
+            max_elements,
         };
         let root = c.expr(expr)?;
         if c.nodes[root].len != 1 {
@@ -279,10 +307,28 @@ struct Compiler<'a> {
     x_len: usize,
     bindings: &'a [Binding],
     has_step: bool,
+    /// Numbers of memory committed so far, against `max_elements`.
+    spent: usize,
+    max_elements: usize,
 }
 
 impl Compiler<'_> {
-    fn push_const(&mut self, values: &[f64]) -> usize {
+    /// Counts `n` more numbers of memory against the budget, so an objective too
+    /// large for it is refused as it is compiled, before it takes the memory.
+    fn spend(&mut self, n: usize) -> Result<(), ObjectiveError> {
+        self.spent += n;
+        if self.spent > self.max_elements {
+            return Err(ObjectiveError::Limit(format!(
+                "this objective needs more than {} numbers of working memory per sample \
+                 (a smaller dimension or a simpler objective fits)",
+                self.max_elements
+            )));
+        }
+        Ok(())
+    }
+
+    fn push_const(&mut self, values: &[f64]) -> Result<usize, ObjectiveError> {
+        self.spend(values.len())?;
         let val = self.store.len();
         self.store.extend_from_slice(values);
         self.nodes.push(Node {
@@ -295,12 +341,14 @@ impl Compiler<'_> {
             reach_x: false,
             reach_p: false,
         });
-        self.nodes.len() - 1
+        Ok(self.nodes.len() - 1)
     }
 
     /// Adds an operation node; folds it to a constant, or evaluates it once as a
     /// uniform value, when it does not depend on x.
-    fn push_op(&mut self, op: Op, args: Vec<usize>, len: usize) -> usize {
+    fn push_op(&mut self, op: Op, args: Vec<usize>, len: usize) -> Result<usize, ObjectiveError> {
+        // Value and adjoint, at most.
+        self.spend(2 * len)?;
         let kinds: Vec<Kind> = args.iter().map(|&a| self.nodes[a].kind).collect();
         let kind = if kinds.contains(&Kind::Varying) {
             Kind::Varying
@@ -347,7 +395,7 @@ impl Compiler<'_> {
             self.store.extend_from_slice(&out);
         }
         self.nodes.push(node);
-        self.nodes.len() - 1
+        Ok(self.nodes.len() - 1)
     }
 
     fn names(&self) -> String {
@@ -359,7 +407,7 @@ impl Compiler<'_> {
 
     fn expr(&mut self, e: &Expr) -> Result<usize, ObjectiveError> {
         match e {
-            Expr::Num(v, _) => Ok(self.push_const(&[*v])),
+            Expr::Num(v, _) => self.push_const(&[*v]),
             Expr::Var(name, col) => self.var(name, *col),
             Expr::Vector(items, _) => {
                 let mut args = Vec::with_capacity(items.len());
@@ -378,7 +426,7 @@ impl Compiler<'_> {
                     args.push(a);
                 }
                 let len = args.len();
-                Ok(self.push_op(Op::Vector, args, len))
+                self.push_op(Op::Vector, args, len)
             }
             Expr::Index(inner, i, col) => {
                 let a = self.expr(inner)?;
@@ -392,12 +440,12 @@ impl Compiler<'_> {
                         ),
                     ));
                 }
-                Ok(self.push_op(Op::Index(*i), vec![a], 1))
+                self.push_op(Op::Index(*i), vec![a], 1)
             }
             Expr::Neg(inner, _) => {
                 let a = self.expr(inner)?;
                 let len = self.nodes[a].len;
-                Ok(self.push_op(Op::Map(Map::Neg), vec![a], len))
+                self.push_op(Op::Map(Map::Neg), vec![a], len)
             }
             Expr::Binary(op, lhs, rhs, col) => {
                 let a = self.expr(lhs)?;
@@ -444,6 +492,7 @@ impl Compiler<'_> {
                 return Ok(n);
             }
             let b = &self.bindings[k];
+            self.spend(b.values.len())?;
             let val = self.store.len();
             self.store.extend_from_slice(&b.values);
             self.nodes.push(Node {
@@ -460,7 +509,7 @@ impl Compiler<'_> {
             return Ok(self.nodes.len() - 1);
         }
         if name == PI {
-            return Ok(self.push_const(&[std::f64::consts::PI]));
+            return self.push_const(&[std::f64::consts::PI]);
         }
         if FUNCTIONS.iter().any(|(f, _)| *f == name) {
             return Err(ObjectiveError::invalid(
@@ -503,9 +552,9 @@ impl Compiler<'_> {
             } else {
                 Map::PowF(k)
             };
-            return Ok(self.push_op(Op::Map(map), vec![a], len));
+            return self.push_op(Op::Map(map), vec![a], len);
         }
-        Ok(self.push_op(Op::Zip(zip), vec![a, b], len))
+        self.push_op(Op::Zip(zip), vec![a, b], len)
     }
 
     fn call(&mut self, name: &str, args: &[Expr], col: Column) -> Result<usize, ObjectiveError> {
@@ -552,7 +601,7 @@ impl Compiler<'_> {
                         format!("'dot' needs vectors of equal length, found {len} and {lb}"),
                     ));
                 }
-                return Ok(self.push_op(Op::Dot, ids, 1));
+                return self.push_op(Op::Dot, ids, 1);
             }
             "sum" => Op::Reduce(Reduce::Sum),
             "mean" => Op::Reduce(Reduce::Mean),
@@ -571,7 +620,7 @@ impl Compiler<'_> {
             _ => map(Map::Softplus),
         };
         let out_len = if matches!(op, Op::Reduce(_)) { 1 } else { len };
-        Ok(self.push_op(op, ids, out_len))
+        self.push_op(op, ids, out_len)
     }
 }
 
