@@ -822,7 +822,7 @@ fn invalid_parameters_are_refused() {
         &["concentration"],
         "at least 2",
     );
-    assert_param_error("log_normal", &[("loc", vec![0.0])], &[], "scale");
+    assert_param_error("log_normal", &[("loc", vec![0.0])], &["scale"], "scale");
     for ok in [
         ("uniform", vec![("low", vec![-1.0]), ("high", vec![-0.5])]),
         ("dirichlet", vec![("concentration", vec![0.01, 1e4])]),
