@@ -148,7 +148,9 @@ impl Plan {
         let chunk_target = (CHUNK_WORK / per_sample).max(2) as u64;
         let mut chunks = samples.div_ceil(chunk_target);
         chunks = chunks.max(MIN_CHUNKS.min(samples / 2)).max(1);
-        let max_chunks = (SUMMARY_BUDGET / summary.max(1)).max(MIN_CHUNKS as usize) as u64;
+        // The memory budget wins over MIN_CHUNKS for very large parameter vectors
+        // (the run then warns that its batch means rest on few batches).
+        let max_chunks = (SUMMARY_BUDGET / summary.max(1)).max(2) as u64;
         chunks = chunks.min(max_chunks);
         let base = samples / chunks;
         let extra = (samples % chunks) as usize;
@@ -327,6 +329,13 @@ pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
             Baseline::None => baseline_report = Some(vec![0.0; p]),
             _ => {}
         }
+    }
+    if plan.chunks < MIN_CHUNKS as usize && job.samples >= 2 * MIN_CHUNKS {
+        warnings.push(format!(
+            "the parameter vector is so large that only {} chunks fit the memory budget; \
+             std_error rests on that few batch means and is itself uncertain",
+            plan.chunks
+        ));
     }
     if job.estimator == Estimator::Reparameterization && job.objective.has_step() {
         warnings.push(
