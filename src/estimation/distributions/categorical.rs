@@ -30,6 +30,7 @@ use super::{
 };
 use crate::estimation::SampleRng;
 use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::objective::fastmath;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "categorical",
@@ -213,31 +214,36 @@ impl Relaxed for Categorical {
     ) {
         let k = self.k();
         let inv_tau = 1.0 / tau;
-        for (xr, yr) in x.chunks_exact_mut(k).zip(aux.chunks_exact_mut(k)) {
-            // aᵢ = (log pᵢ + Gᵢ)/τ with Gᵢ = −log Eᵢ; y = exp(a − logsumexp(a)).
+        // Whole-batch passes, so log and exp run through the vectorised kernels:
+        // E ~ Exp(1) into x; aᵢ = (log pᵢ − log Eᵢ)/τ into aux; y = exp(a − max a),
+        // normalised per row.
+        for e in x.iter_mut() {
+            *e = Exp1.sample(rng);
+        }
+        fastmath::ln_batch(x, aux);
+        for row in aux.chunks_exact_mut(k) {
             let mut m = f64::NEG_INFINITY;
-            let mut arg = 0;
-            for (i, (y, lp)) in yr.iter_mut().zip(&self.logp).enumerate() {
-                let e: f64 = Exp1.sample(rng);
-                let a = (lp - e.ln()) * inv_tau;
-                *y = a;
-                if a > m {
-                    m = a;
-                    arg = i;
-                }
+            for (a, lp) in row.iter_mut().zip(&self.logp) {
+                *a = (lp - *a) * inv_tau;
+                m = m.max(*a);
             }
-            let mut total = 0.0;
-            for y in yr.iter_mut() {
-                *y = (*y - m).exp();
-                total += *y;
+            // Every entry becomes a − m ≤ 0; the Gumbel-Max winner exactly 0.
+            for a in row.iter_mut() {
+                *a -= m;
             }
+        }
+        fastmath::exp_batch(aux, x);
+        for (xr, yr) in x.chunks_exact_mut(k).zip(aux.chunks_exact_mut(k)) {
+            // The winner is the (first) entry where a − m is exactly 0.
+            let winner = yr.iter().position(|a| *a == 0.0).unwrap_or(0);
+            let total: f64 = xr.iter().sum();
             let inv = 1.0 / total;
-            for y in yr.iter_mut() {
-                *y *= inv;
+            for (y, e) in yr.iter_mut().zip(xr.iter()) {
+                *y = e * inv;
             }
             if hard {
                 xr.fill(0.0);
-                xr[arg] = 1.0;
+                xr[winner] = 1.0;
             } else {
                 xr.copy_from_slice(yr);
             }

@@ -10,6 +10,7 @@
 //! x or a differentiated parameter can be reached through differentiable edges;
 //! one backward sweep yields ∇ₓf and the direct ∇_θf for the whole batch.
 
+use super::fastmath;
 use super::program::{Kind, Map, Node, Op, Program, Reduce, Zip};
 
 /// A read-only view of a node's value for a batch.
@@ -138,6 +139,18 @@ pub fn sigmoid(a: f64) -> f64 {
 /// Forward kernels, one monomorphised loop per function (the dispatch on the
 /// function happens once per batch, outside the loop, so each loop vectorises).
 fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
+    // The transcendental functions go through the vectorised batch kernels
+    // (≤ 1 ulp, see `fastmath`) when the argument is one flat array.
+    if let Some(Flat::Slice(av)) = a.flat(b, n) {
+        let out = &mut out[..b * n];
+        match m {
+            Map::Exp => return fastmath::exp_batch(av, out),
+            Map::Log => return fastmath::ln_batch(av, out),
+            Map::Sin => return fastmath::sin_batch(av, out),
+            Map::Cos => return fastmath::cos_batch(av, out),
+            _ => {}
+        }
+    }
     match m {
         Map::Neg => map_view(out, a, b, n, |v| -v),
         Map::Exp => map_view(out, a, b, n, f64::exp),
@@ -203,6 +216,7 @@ fn map_back(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn backward_map(
     m: Map,
     adj_a: &mut [f64],
@@ -211,7 +225,27 @@ fn backward_map(
     y: View<'_>,
     b: usize,
     n: usize,
+    scratch: &mut [f64],
 ) {
+    // sin′ = cos and cos′ = −sin through the batch kernels, into scratch.
+    if let (Map::Sin | Map::Cos, Some(Flat::Slice(av))) = (m, a.flat(b, n)) {
+        let t = &mut scratch[..b * n];
+        let sign = if m == Map::Sin {
+            fastmath::cos_batch(av, t);
+            1.0
+        } else {
+            fastmath::sin_batch(av, t);
+            -1.0
+        };
+        for ((g, o), d) in adj_a[..b * n]
+            .iter_mut()
+            .zip(&adj_out[..b * n])
+            .zip(t.iter())
+        {
+            *g += sign * o * d;
+        }
+        return;
+    }
     match m {
         Map::Neg => map_back(adj_a, adj_out, a, y, b, n, |_, _| -1.0),
         Map::Exp => map_back(adj_a, adj_out, a, y, b, n, |_, y| y),
@@ -430,7 +464,7 @@ fn backward(
     };
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
-        Op::Map(m) => backward_map(*m, adj_arg, adj_out, args[0], y, b, n),
+        Op::Map(m) => backward_map(*m, adj_arg, adj_out, args[0], y, b, n, scratch),
         Op::Zip(z) => backward_zip(*z, which, adj_arg, la, adj_out, args[0], args[1], y, b, n),
         Op::Index(i) => {
             for r in 0..b {
@@ -543,7 +577,8 @@ impl Program {
             capacity,
             vals: vec![0.0; self.vals_per_sample * capacity],
             adj: vec![0.0; self.adj_per_sample * capacity],
-            scratch: vec![0.0; self.max_len],
+            // Per-node temporaries: a row for `prod`, a batch for sin′/cos′.
+            scratch: vec![0.0; self.max_len * capacity.max(1)],
             f: vec![0.0; capacity],
             grad_x: vec![0.0; self.x_len * capacity],
             grad_theta: vec![0.0; self.grad_len * capacity],

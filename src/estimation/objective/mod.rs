@@ -8,6 +8,7 @@
 
 mod ast;
 mod eval;
+pub mod fastmath;
 mod parser;
 mod program;
 
