@@ -115,7 +115,7 @@ fn skipping_non_finite_samples_estimates_over_the_rest() {
             (e.objective.variance / n_kept as f64).sqrt(),
             "{name}: objective std_error over the kept samples"
         );
-        assert_objective(&name.to_string(), &e, ef);
+        assert_objective(name, &e, ef);
         if let Some(truth) = truth {
             assert_gradient(&format!("{name}, skipping"), &e, truth);
         }
