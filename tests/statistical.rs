@@ -330,7 +330,13 @@ fn mvn_truths() -> Vec<(&'static str, Truth)> {
     // parameter (its entries are fixed at 0), so the gradient there stays 0.
     let w: Vec<f64> = (1..=9).map(f64::from).collect();
     let mut g_direct: Vec<f64> = MVN_LOC.iter().map(|m| 2.0 * m).collect();
-    g_direct.extend((0..9).map(|k| if k % 3 <= k / 3 { 2.0 * l[k] + w[k] } else { 0.0 }));
+    g_direct.extend((0..9).map(|k| {
+        if k % 3 <= k / 3 {
+            2.0 * l[k] + w[k]
+        } else {
+            0.0
+        }
+    }));
     let direct = Truth {
         mean: MVN_LOC.iter().chain(&l).map(|v| v * v).sum::<f64>()
             + l.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>(),
@@ -340,7 +346,10 @@ fn mvn_truths() -> Vec<(&'static str, Truth)> {
         ("sum(x^2)", sq),
         ("dot([1, -2, 0.5], x) + 3", lin),
         ("sum(cos(x))", cos),
-        ("sum(x^2) + dot(scale_tril, [1, 2, 3, 4, 5, 6, 7, 8, 9])", direct),
+        (
+            "sum(x^2) + dot(scale_tril, [1, 2, 3, 4, 5, 6, 7, 8, 9])",
+            direct,
+        ),
     ]
 }
 
