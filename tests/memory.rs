@@ -79,7 +79,7 @@ fn a_billion_samples_in_under_50_mb() {
         e.diagnostics.chunks, e.gradient, e.std_error
     );
     assert_eq!(e.diagnostics.samples, n);
-    // ∇μ = 2(μ − 3) = −5, ∇σ = 2σ = 2.4 (t₃₁: false alarm 9.0e-5 per component).
+    // ∇μ = 2(μ − 3) = −5, ∇σ = 2σ = 2.4 (false alarm ≤ 9.0e-5 per component).
     assert_gradient("N = 1e9", &e, &[-5.0, 2.4]);
     assert!(peak < 50.0, "peak RSS {peak:.1} MB");
 }

@@ -1,7 +1,7 @@
 //! Non-finite values of f, and other situations gradest must warn about.
 //!
-//! Statistical checks are |z| < 4.5 on the runner's std_error (t₃₁: false alarm
-//! ≈ 9.0e-5 per component) or, for counts and objective means over all N iid
+//! Statistical checks are |z| < 4.5 on the runner's std_error (t with ≥ 31
+//! degrees of freedom: false alarm ≤ 9.0e-5 per component) or, for counts and objective means over all N iid
 //! samples, on a normal z (6.8e-6). Seeds are fixed.
 
 mod common;

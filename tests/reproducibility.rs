@@ -37,7 +37,7 @@ fn run_on(threads: usize, job: &Job) -> Estimate {
 
 fn jobs() -> Vec<(String, Job)> {
     let mut out = Vec::new();
-    // 300,000 samples make 32 chunks, so every pool really splits the work.
+    // 300,000 samples make at least 32 chunks, so every pool really splits the work.
     for (name, est) in unbiased_estimators() {
         out.push((
             format!("normal, {name}"),

@@ -193,6 +193,10 @@ const SUMMARY_BUDGET: usize = 1 << 23;
 
 #[test]
 fn the_plan_keeps_chunks_and_batches_bounded_whatever_n() {
+    // The fewest chunks the runner plans when N allows (batch means need ≥ 30):
+    // what it plans for a huge N whose summaries exhaust the budget.
+    let min_chunks = Plan::new(u64::MAX / 2, 1 << 20, SUMMARY_BUDGET).chunks;
+    assert!((30..=1024).contains(&min_chunks), "{min_chunks}");
     for (per_sample, summary) in [
         (1, 1),
         (36, 15),
@@ -200,8 +204,8 @@ fn the_plan_keeps_chunks_and_batches_bounded_whatever_n() {
         (5_000, 60_000),
         (1 << 20, 1 << 22),
     ] {
-        // Chunks may exceed the budget's share only to keep the 32 batch means.
-        let cap = (SUMMARY_BUDGET / summary).max(32);
+        // Chunks may exceed the budget's share only to keep the batch means.
+        let cap = (SUMMARY_BUDGET / summary).max(min_chunks);
         let mut last = 0;
         for n in [
             2,
@@ -238,9 +242,16 @@ fn the_plan_keeps_chunks_and_batches_bounded_whatever_n() {
                 u128::from(n),
                 "{label}"
             );
-            // Enough chunks for batch means whenever N allows.
-            if n >= 64 {
-                assert!(plan.chunks >= 32, "{label}: only {} chunks", plan.chunks);
+            // Enough chunks for batch means whenever N allows, each of ≥ 2 samples.
+            if n >= 2 * min_chunks as u64 {
+                assert!(
+                    plan.chunks >= min_chunks,
+                    "{label}: only {} chunks",
+                    plan.chunks
+                );
+            }
+            if n >= 2 {
+                assert!(plan.chunk_len(plan.chunks - 1) >= 1, "{label}");
             }
         }
         // Saturated: N = 2^62 and N = 2^63 plan the same number of chunks.
