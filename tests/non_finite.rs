@@ -27,6 +27,35 @@ fn a_non_finite_objective_fails_the_run_by_default() {
     }
 }
 
+/// The same f with the Skip policy: the samples with x ≤ 0 (where log x is NaN or
+/// −∞) are dropped and counted, and the run warns. The count is
+/// Binomial(N, Φ(−μ/σ)) (normal z: false alarm 6.8e-6).
+#[test]
+fn skipping_drops_and_counts_the_non_finite_samples() {
+    let n = 200_000;
+    for (name, est) in unbiased_estimators() {
+        let mut job = normal_job(&[0.5], &[1.0], "sum(log(x))", est, n, 1);
+        job.on_non_finite = NonFinitePolicy::Skip;
+        let e = run_ok(&job);
+        let d = &e.diagnostics;
+        assert!(
+            d.warnings.iter().any(|w| w.contains("dropped")),
+            "{name}: {:?}",
+            d.warnings
+        );
+        let p = big_phi(-0.5);
+        let (nf, count) = (n as f64, d.non_finite as f64);
+        let z = (count - nf * p) / (nf * p * (1.0 - p)).sqrt();
+        assert!(
+            z.abs() < Z_MAX,
+            "{name}: {count} dropped, expected {}",
+            nf * p
+        );
+        assert!(e.gradient.iter().all(|g| g.is_finite()), "{name}");
+        assert!(e.objective.mean.is_finite(), "{name}");
+    }
+}
+
 const LOC: [f64; 2] = [0.5, 1.0];
 const SCALE: [f64; 2] = [1.0, 2.0];
 const N: u64 = 1_000_000;
