@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use thiserror::Error;
 
-use super::distributions::{Distribution, grad_len};
+use super::distributions::{Constraint, Distribution, grad_len};
 use super::estimators::score_function;
 use super::estimators::{Baseline, Estimator, EstimatorKind};
 use super::objective::Want;
@@ -323,6 +323,11 @@ pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
         std_error[k] = batch_means_se(per_chunk.iter().map(|m| (m.n, m.mean)))
             .unwrap_or_else(|| (all.variance() / all.n.max(1.0)).sqrt());
     }
+    for k in fixed_zeros(dist) {
+        gradient[k] = 0.0;
+        variance[k] = 0.0;
+        std_error[k] = 0.0;
+    }
     if let Estimator::ScoreFunction { baseline } = job.estimator {
         match baseline {
             Baseline::Constant(b) => baseline_report = Some(vec![b; p]),
@@ -410,6 +415,26 @@ fn cross_fit(outs: &[ChunkOut], p: usize, coef: &mut [Vec<f64>]) {
             prefix.merge(&out.terms[k]);
         }
     }
+}
+
+/// Gradient components that are not free parameters: the entries above the
+/// diagonal of a lower-triangular matrix parameter (such as `scale_tril`), fixed
+/// at 0. f may reference the whole matrix, so its direct term ∇θf has entries
+/// there; the gradient keeps them at exactly 0.
+fn fixed_zeros(dist: &dyn Distribution) -> Vec<usize> {
+    let specs = dist.family().params;
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for q in dist.params().iter().filter(|q| q.differentiable) {
+        let lower = specs
+            .iter()
+            .any(|s| s.name == q.name && s.constraint == Constraint::LowerTriangular);
+        if let (true, &[rows, cols]) = (lower, q.shape.as_slice()) {
+            out.extend((0..rows).flat_map(|i| (i + 1..cols).map(move |j| offset + i * cols + j)));
+        }
+        offset += q.values.len();
+    }
+    out
 }
 
 fn aux_len(job: &Job) -> usize {
