@@ -215,3 +215,34 @@ fn an_objective_without_x_is_a_warning() {
         }
     }
 }
+
+#[test]
+fn overflowing_squares_are_reported_not_hidden() {
+    // Every f is finite (about 1e200), but f² overflows: the run must say so
+    // instead of reporting a variance of 0 or inf.
+    let j = normal_job(
+        &[0.5],
+        &[1.0],
+        "1e200 * (1 + x^2)",
+        Estimator::Reparameterization,
+        1_000,
+        1,
+    );
+    let err = try_run(&j).expect_err("overflow is an error");
+    assert!(err.to_string().contains("overflow"), "{err}");
+}
+
+#[test]
+fn a_zeroth_power_has_a_zero_gradient_at_zero() {
+    // d/dx x⁰ = 0 everywhere, including x = 0 exactly (x = loc − loc here).
+    let j = normal_job(
+        &[0.0],
+        &[1.0],
+        "(x - x)^0 + x",
+        Estimator::Reparameterization,
+        1_000,
+        1,
+    );
+    let e = try_run(&j).expect("finite");
+    assert_eq!(e.gradient[0], 1.0);
+}

@@ -25,7 +25,7 @@ use super::distributions::{Constraint, Distribution, grad_len};
 use super::estimators::score_function;
 use super::estimators::{Baseline, Estimator, EstimatorKind};
 use super::objective::Want;
-use super::stats::{CoMoments, Moments, batch_means_se};
+use super::stats::{CoMoments, Moments, batch_means_se, non_negative};
 use super::{Job, NonFinitePolicy, SampleRng};
 
 /// Hooks the caller uses to stop a run and watch it.
@@ -581,8 +581,10 @@ fn run_chunk(
             for (r, k) in keep.iter_mut().enumerate() {
                 *k = f[r].is_finite() && (0..p).all(|j| u[j * b + r].is_finite());
             }
+            let Some(r) = keep.iter().position(|k| !k) else {
+                return Err(overflow());
+            };
             if job.on_non_finite == NonFinitePolicy::Error {
-                let r = keep.iter().position(|k| !k).unwrap_or(0);
                 return Err(RunError::NonFinite(non_finite_message(
                     &x[r * d..(r + 1) * d],
                     f[r],
@@ -592,6 +594,9 @@ fn run_chunk(
             b_used = compact(&mut buf, b, d, p, use_v);
             out.non_finite += (b - b_used) as u64;
             summarise(&buf, b_used, p, use_v, &mut stats);
+            if !stats.iter().all(CoMoments::is_finite) {
+                return Err(overflow());
+            }
         }
         let (fm, terms) = stats.split_first().expect("f comes first");
         out.f.merge(&Moments {
@@ -633,7 +638,7 @@ fn run_chunk(
             .map(|j| Moments {
                 n,
                 mean: sh[j] + s1[j] / n,
-                m2: (s2[j] - s1[j] * s1[j] / n).max(0.0),
+                m2: non_negative(s2[j] - s1[j] * s1[j] / n),
             })
             .collect(),
         _ => vec![Moments::default(); d],
@@ -697,6 +702,15 @@ fn compact(buf: &mut Buffers, b: usize, d: usize, p: usize, use_v: bool) -> usiz
         }
     }
     kept
+}
+
+/// Every value is finite, yet their summary is not: squares overflowed.
+fn overflow() -> RunError {
+    RunError::NonFinite(
+        "the objective or its gradient terms are so large that their squares overflow \
+         64-bit floats (beyond about 1e154); rescale f"
+            .to_string(),
+    )
 }
 
 fn non_finite_message(x: &[f64], f: f64, g: Option<f64>) -> String {

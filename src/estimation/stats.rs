@@ -97,6 +97,13 @@ fn co_sums(u: &[f64], v: &[f64], mu: f64, mv: f64) -> (f64, f64, f64) {
     (sa, sb, sc)
 }
 
+/// Clamps rounding noise below zero to 0 but keeps NaN (unlike `f64::max`), so an
+/// overflowing sum of squares is reported rather than hidden.
+#[inline]
+pub fn non_negative(v: f64) -> f64 {
+    if v < 0.0 { 0.0 } else { v }
+}
+
 /// Count, mean and sum of squared deviations of one stream of numbers.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Moments {
@@ -118,7 +125,7 @@ impl Moments {
         Moments {
             n,
             mean: shift + s1 / n,
-            m2: (s2 - s1 * s1 / n).max(0.0),
+            m2: non_negative(s2 - s1 * s1 / n),
         }
     }
 
@@ -146,7 +153,7 @@ impl Moments {
     /// Unbiased sample variance (0 for fewer than two values).
     pub fn variance(&self) -> f64 {
         if self.n > 1.0 {
-            (self.m2 / (self.n - 1.0)).max(0.0)
+            non_negative(self.m2 / (self.n - 1.0))
         } else {
             0.0
         }
@@ -236,7 +243,7 @@ impl CoMoments {
         Moments {
             n: self.n,
             mean: self.mean_u - b * self.mean_v,
-            m2: (self.m2_u - 2.0 * b * self.c_uv + b * b * self.m2_v).max(0.0),
+            m2: non_negative(self.m2_u - 2.0 * b * self.c_uv + b * b * self.m2_v),
         }
     }
 }

@@ -267,6 +267,8 @@ fn backward_map(
         Map::Sigmoid => map_back(adj_a, adj_out, a, y, b, n, |_, y| y * (1.0 - y)),
         Map::Softplus => map_back(adj_a, adj_out, a, y, b, n, |a, _| sigmoid(a)),
         Map::Square => map_back(adj_a, adj_out, a, y, b, n, |a, _| 2.0 * a),
+        // x⁰ is constant even at x = 0 (where k·x⁻¹ would give 0·∞).
+        Map::PowI(0) => {}
         Map::PowI(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| {
             f64::from(k) * a.powi(k - 1)
         }),
