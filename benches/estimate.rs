@@ -9,8 +9,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gradest::estimation::distributions::{self, ParamInput, ParamValue};
 use gradest::estimation::normal_batch;
 use gradest::estimation::objective::ParseLimits;
+use gradest::estimation::runner::run_with_threads;
 use gradest::estimation::{
-    Baseline, Controls, Estimator, Job, NonFinitePolicy, SampleRng, compile_objective, run,
+    Baseline, Controls, Estimator, Job, NonFinitePolicy, SampleRng, compile_objective,
 };
 use rand::SeedableRng;
 
@@ -131,34 +132,30 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("estimate");
     group.sample_size(10);
     for &t in &threads {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(t)
-            .build()
-            .unwrap();
         group.throughput(Throughput::Elements(10_000_000));
         group.bench_function(format!("R0_normals/threads={t}"), |b| {
             b.iter(|| {
-                pool.install(|| {
-                    use rayon::prelude::*;
-                    // 1e7 normals in chunks of 65,536 from per-chunk streams, as the runner draws them.
-                    let chunks = 10_000_000usize.div_ceil(65_536);
-                    (0..chunks)
-                        .into_par_iter()
-                        .map(|ci| {
-                            let mut rng = SampleRng::seed_from_u64(ci as u64);
-                            let n = (10_000_000 - ci * 65_536).min(65_536);
-                            let mut buf = vec![0.0; 1024];
-                            let mut acc = 0.0;
-                            let mut left = n;
-                            while left > 0 {
-                                let m = left.min(1024);
-                                normal_batch(&mut rng, &mut buf[..m]);
-                                acc += buf[..m].iter().sum::<f64>();
-                                left -= m;
-                            }
-                            acc
-                        })
-                        .sum::<f64>()
+                // 1e7 normals in chunks of 65,536 from per-chunk streams, as the
+                // runner draws them, on t threads.
+                let chunks = 10_000_000usize.div_ceil(65_536);
+                let draw = |ci: usize| {
+                    let mut rng = SampleRng::seed_from_u64(ci as u64);
+                    let mut left = (10_000_000 - ci * 65_536).min(65_536);
+                    let mut buf = vec![0.0; 1024];
+                    let mut acc = 0.0;
+                    while left > 0 {
+                        let m = left.min(1024);
+                        normal_batch(&mut rng, &mut buf[..m]);
+                        acc += buf[..m].iter().sum::<f64>();
+                        left -= m;
+                    }
+                    acc
+                };
+                std::thread::scope(|s| {
+                    let hs: Vec<_> = (0..t)
+                        .map(|k| s.spawn(move || (k..chunks).step_by(t).map(draw).sum::<f64>()))
+                        .collect();
+                    black_box(hs.into_iter().map(|h| h.join().unwrap()).sum::<f64>())
                 })
             })
         });
@@ -173,7 +170,7 @@ fn bench(c: &mut Criterion) {
                         deadline: None,
                         progress: &progress,
                     };
-                    pool.install(|| black_box(run(&j, &controls).unwrap()))
+                    black_box(run_with_threads(&j, &controls, t).unwrap())
                 })
             });
         }

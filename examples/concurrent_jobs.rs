@@ -1,5 +1,5 @@
 //! How concurrent jobs share the cores: runs J2 (normal, score function,
-//! N = 2e7) alone on rayon's global pool, then two copies at once from two
+//! N = 2e7) alone on every core, then two copies at once from two
 //! threads (as two HTTP requests would), and prints the wall times.
 //! `cargo run --release --example concurrent_jobs`
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -59,8 +59,8 @@ fn main() {
     });
     let both = t.elapsed().as_secs_f64();
     println!(
-        "threads in pool: {}; one job alone: {alone:.3} s; two at once: {a:.3} s and {b:.3} s, both done after {both:.3} s ({:.2}× the time of one)",
-        rayon::current_num_threads(),
+        "threads per job: {}; one job alone: {alone:.3} s; two at once: {a:.3} s and {b:.3} s, both done after {both:.3} s ({:.2}× the time of one)",
+        gradest::estimation::runner::default_threads(),
         both / alone
     );
 }

@@ -1,9 +1,8 @@
 //! Runs one benchmark job single-threaded, for profiling: `profile_job J4`.
 use gradest::estimation::distributions::{self, ParamInput, ParamValue};
 use gradest::estimation::objective::ParseLimits;
-use gradest::estimation::{
-    Baseline, Controls, Estimator, Job, NonFinitePolicy, compile_objective, run,
-};
+use gradest::estimation::runner::run_with_threads;
+use gradest::estimation::{Baseline, Controls, Estimator, Job, NonFinitePolicy, compile_objective};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 type Spec = (
     &'static str,
@@ -81,22 +80,13 @@ fn main() {
         max_outcomes: 10,
     };
     let (c, p) = (AtomicBool::new(false), AtomicU64::new(0));
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .unwrap();
     let t = std::time::Instant::now();
-    let e = pool.install(|| {
-        run(
-            &job,
-            &Controls {
-                cancel: &c,
-                deadline: None,
-                progress: &p,
-            },
-        )
-        .unwrap()
-    });
+    let controls = Controls {
+        cancel: &c,
+        deadline: None,
+        progress: &p,
+    };
+    let e = run_with_threads(&job, &controls, 1).unwrap();
     println!(
         "{which}: {:.4e} samples/s, chunks {}, first gradient entries {:?}",
         n as f64 / t.elapsed().as_secs_f64(),

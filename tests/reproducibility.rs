@@ -3,8 +3,11 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, AtomicU64};
+
 use common::*;
-use gradest::estimation::runner::Estimate;
+use gradest::estimation::Controls;
+use gradest::estimation::runner::{Estimate, run_with_threads};
 use gradest::estimation::{Baseline, Estimator, Job, NonFinitePolicy};
 
 /// Every number of a result that depends on the samples, as f64 bits.
@@ -28,11 +31,14 @@ fn fingerprint(e: &Estimate) -> Vec<u64> {
 }
 
 fn run_on(threads: usize, job: &Job) -> Estimate {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool")
-        .install(|| run_ok(job))
+    let cancel = AtomicBool::new(false);
+    let progress = AtomicU64::new(0);
+    let controls = Controls {
+        cancel: &cancel,
+        deadline: None,
+        progress: &progress,
+    };
+    run_with_threads(job, &controls, threads).expect("the run succeeds")
 }
 
 fn jobs() -> Vec<(String, Job)> {

@@ -1,7 +1,7 @@
 //! Runs a job: N is split into chunks that depend only on the job (never on the
 //! number of threads); chunk c draws from its own stream (the seed's generator
-//! jumped c times, 2¹²⁸ draws apart); chunks run in parallel on rayon's pool and
-//! their summaries are merged in chunk order. So the same job and seed give
+//! jumped c times, 2¹²⁸ draws apart); chunks run in parallel on the job's own
+//! threads and their summaries are merged in chunk order. So the same job and seed give
 //! bit-identical results on any machine and any number of threads, and memory
 //! does not grow with N.
 //!
@@ -14,11 +14,10 @@
 //! N ≥ 128), which stay honest when terms within a chunk are correlated
 //! (leave-one-out and cross-fitted baselines).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rand::SeedableRng;
-use rayon::prelude::*;
 use thiserror::Error;
 
 use super::distributions::{Constraint, Distribution, grad_len};
@@ -190,8 +189,77 @@ struct ChunkOut {
     non_finite: u64,
 }
 
-/// Runs a job to completion (blocking; parallel on the current rayon pool).
+/// Numbers of work (samples × numbers touched per sample) below which a job
+/// runs on one thread: starting another costs more than it saves.
+const WORK_PER_THREAD: u64 = 1 << 18;
+
+/// The number of threads [`run`] uses: one per available core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Runs a job to completion on up to [`default_threads`] threads (blocking).
 pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
+    run_with_threads(job, controls, default_threads())
+}
+
+/// Runs the chunks on `threads` scoped threads of the job's own, each taking the
+/// next chunk index from a shared counter. A job's threads are its own (not a
+/// shared pool's), so concurrent jobs share the cores through the OS scheduler:
+/// a small request never waits behind the queued chunks of a large one.
+/// Results are placed by chunk index, so the thread count changes nothing.
+fn run_chunks(
+    job: &Job,
+    plan: &Plan,
+    streams: &[SampleRng],
+    controls: &Controls<'_>,
+    threads: usize,
+) -> Result<Vec<ChunkOut>, RunError> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let work = || {
+        let mut done = Vec::new();
+        while !stop.load(Ordering::Relaxed) {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= plan.chunks {
+                break;
+            }
+            let r = run_chunk(job, plan, c, streams[c].clone(), controls);
+            if r.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            done.push((c, r));
+        }
+        done
+    };
+    let mut results: Vec<(usize, Result<ChunkOut, RunError>)> = if threads <= 1 {
+        work()
+    } else {
+        std::thread::scope(|s| {
+            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            let mut all = work();
+            for h in helpers {
+                match h.join() {
+                    Ok(done) => all.extend(done),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    };
+    results.sort_by_key(|(c, _)| *c);
+    // The first error in chunk order, so the outcome does not depend on timing
+    // more than it must (a cancellation or deadline still depends on when).
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Runs a job to completion on up to `threads` threads (blocking). The result
+/// is bit-identical whatever `threads` is.
+pub fn run_with_threads(
+    job: &Job,
+    controls: &Controls<'_>,
+    threads: usize,
+) -> Result<Estimate, RunError> {
     let started = Instant::now();
     let dist = job.distribution.as_ref();
     let p = grad_len(dist);
@@ -267,11 +335,15 @@ pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
         streams.push(rng.clone());
         rng.jump();
     }
-    let outs: Vec<ChunkOut> = streams
-        .into_par_iter()
-        .enumerate()
-        .map(|(c, rng)| run_chunk(job, &plan, c, rng, controls))
-        .collect::<Result<Vec<_>, _>>()?;
+    let threads = threads
+        .min(plan.chunks)
+        .min(
+            job.samples
+                .saturating_mul(per_sample as u64)
+                .div_ceil(WORK_PER_THREAD) as usize,
+        )
+        .max(1);
+    let outs = run_chunks(job, &plan, &streams, controls, threads)?;
 
     // Deterministic merge, in chunk order.
     let optimal = matches!(

@@ -1,5 +1,5 @@
 //! The runner: every estimation runs on tokio's blocking pool (it is CPU-bound
-//! and parallel on rayon's pool, so it must never occupy an async worker),
+//! and parallel on the job's own threads, so it must never occupy an async worker),
 //! behind a semaphore that bounds how many run at once, so a burst of requests
 //! queues briefly instead of thrashing the cores.
 

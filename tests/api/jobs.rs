@@ -140,3 +140,21 @@ async fn a_failing_job_reports_its_problem() {
     assert_eq!(done["error"]["status"], 422, "{done}");
     assert_eq!(done["error"]["pointer"], "/objective", "{done}");
 }
+
+#[tokio::test]
+async fn a_small_request_is_answered_while_a_large_job_runs() {
+    // Ordering, not timing: a job of 1e9 samples runs for many seconds, a request
+    // of 2,000 samples for about a millisecond; the small one must be answered
+    // while the large one is still running (it does not queue behind its chunks).
+    let app = spawn_app_with(|c| c.limits.concurrency = 2).await;
+    let (location, _) = submit(&app, &endless_job()).await;
+    poll_until(&app, &location, |j| {
+        j["status"] == "running" && j["progress"]["samples_done"].as_u64().unwrap_or(0) > 0
+    })
+    .await;
+    let small = app.post_ok("/v1/estimate", &normal_job()).await;
+    assert!(small["gradient"]["loc"].is_array(), "{small}");
+    let big: Value = app.get(&location).await.json().await.unwrap();
+    assert_eq!(big["status"], "running", "the large job finished first: {big}");
+    app.delete(&location).await;
+}

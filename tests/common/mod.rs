@@ -88,7 +88,7 @@ pub fn job(
     }
 }
 
-/// Runs a job with no cancellation, no deadline, on the current rayon pool.
+/// Runs a job with no cancellation and no deadline, on every core.
 pub fn try_run(job: &Job) -> Result<Estimate, RunError> {
     let cancel = AtomicBool::new(false);
     let progress = AtomicU64::new(0);
