@@ -922,12 +922,16 @@ impl ToSchema for ByParam {
     }
 }
 
-/// Mean, variance and standard error of f(x; θ) over the samples.
+/// Mean, variance and standard error of f(x; θ) over the samples. A figure
+/// that is not finite (it overflowed) is `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ObjectiveSummary {
+    #[schema(value_type = Option<f64>, required = true)]
     pub mean: f64,
+    #[schema(value_type = Option<f64>, required = true)]
     pub variance: f64,
     /// Standard error of `mean`.
+    #[schema(value_type = Option<f64>, required = true)]
     pub std_error: f64,
 }
 
@@ -939,7 +943,8 @@ pub struct ReferenceOut {
     #[schema(example = "enumeration")]
     pub method: &'static str,
     pub gradient: ByParam,
-    /// E f, exactly.
+    /// E f, exactly (`null` if it is not finite).
+    #[schema(value_type = Option<f64>, required = true)]
     pub objective: f64,
 }
 
@@ -988,9 +993,11 @@ pub struct DiagnosticsOut {
     /// Samples dropped because f or a gradient term was not finite
     /// (with `on_non_finite: skip`).
     pub non_finite: u64,
-    /// Mean of each component of x over the samples.
+    /// Mean of each component of x over the samples (`null` where it is not finite).
+    #[schema(value_type = Vec<Option<f64>>)]
     pub sample_mean: Vec<f64>,
-    /// Variance of each component of x over the samples.
+    /// Variance of each component of x over the samples (`null` where it is not finite).
+    #[schema(value_type = Vec<Option<f64>>)]
     pub sample_variance: Vec<f64>,
     /// The baseline applied, per gradient component (score function only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1077,7 +1084,9 @@ pub struct CompareRow {
     pub elapsed_ms: f64,
     /// Mean over gradient components of variance × (elapsed seconds per
     /// sample): the variance of the estimate one second of this machine's time
-    /// would give. Lower is better; 0 for exact enumeration.
+    /// would give. Lower is better; 0 for exact enumeration; `null` if a
+    /// variance is not finite (such a row ranks last among its group).
+    #[schema(value_type = Option<f64>, required = true)]
     pub work_normalized_variance: f64,
     /// gradient − reference, when a reference exists.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1160,12 +1169,13 @@ impl CompareResponse {
             })
             .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
+        // A NaN (of either sign) ranks with +∞, after every finite figure.
+        let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&rows[a], &rows[b]);
-            rb.bias_within_noise.cmp(&ra.bias_within_noise).then(
-                ra.work_normalized_variance
-                    .total_cmp(&rb.work_normalized_variance),
-            )
+            rb.bias_within_noise
+                .cmp(&ra.bias_within_noise)
+                .then(key(ra.work_normalized_variance).total_cmp(&key(rb.work_normalized_variance)))
         });
         for (rank, i) in order.into_iter().enumerate() {
             rows[i].rank = rank + 1;
