@@ -93,3 +93,26 @@ async fn a_compare_row_whose_variance_overflows_is_null_and_ranks_last() {
     assert_eq!(rows[0]["rank"], 2, "{body}");
     assert_eq!(rows[1]["rank"], 1, "{body}");
 }
+
+/// A job id that is not UTF-8 once percent-decoded names no job: 404, a
+/// status the document lists, not an undocumented 400.
+#[tokio::test]
+async fn a_job_id_that_is_not_text_is_not_found() {
+    let app = spawn_app().await;
+    for response in [
+        app.get("/v1/jobs/%FF").await,
+        app.delete("/v1/jobs/%C0%AF").await,
+    ] {
+        assert_eq!(response.status(), 404);
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(content_type, "application/problem+json");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(
+            problem["type"], "urn:gradest:problem:not-found",
+            "{problem}"
+        );
+    }
+}
