@@ -116,3 +116,30 @@ async fn a_job_id_that_is_not_text_is_not_found() {
         );
     }
 }
+
+/// A body that is JSON but has a value of the wrong form where serde reads an
+/// externally tagged enum (a baseline object with no key, or two) is a 422
+/// naming the field, not a 400 saying the body is not JSON.
+#[tokio::test]
+async fn valid_json_of_the_wrong_form_is_a_field_error() {
+    let app = spawn_app().await;
+    for baseline in [json!({}), json!({ "constant": 1.0, "extra": 1 })] {
+        let mut job = crate::helpers::normal_job();
+        job["estimator"] = json!({ "kind": "score_function", "baseline": baseline });
+        let response = app.post("/v1/estimate", &job).await;
+        assert_eq!(response.status(), 422, "{baseline}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["type"], "urn:gradest:problem:invalid-field");
+        assert_eq!(problem["pointer"], "/estimator/baseline", "{problem}");
+    }
+    // Text that is not JSON is still a 400.
+    let response = app
+        .send_raw(
+            reqwest::Method::POST,
+            "/v1/estimate",
+            br#"{"estimator": {"baseline": {"constant": 1,}}}"#.to_vec(),
+            Some("application/json"),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+}
