@@ -14,7 +14,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema, Type,
+    AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -235,6 +236,34 @@ impl<'de> Deserialize<'de> for EstimatorList {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+/// Closes the objects of the estimator and baseline schemas
+/// (`additionalProperties: false`): the service refuses unknown fields in
+/// them, but utoipa does not carry serde's `deny_unknown_fields` into enum
+/// variants.
+pub struct ClosedEstimatorObjects;
+
+impl utoipa::Modify for ClosedEstimatorObjects {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in [EstimatorSpec::name(), BaselineSpec::name()] {
+            let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name.as_ref())
+            else {
+                continue;
+            };
+            for item in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = item
+                    && matches!(object.schema_type, SchemaType::Type(Type::Object))
+                {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
     }
 }
 

@@ -94,6 +94,34 @@ async fn a_compare_row_whose_variance_overflows_is_null_and_ranks_last() {
     assert_eq!(rows[1]["rank"], 1, "{body}");
 }
 
+/// The document says what the service enforces: an estimator (and a
+/// `{"constant": b}` baseline) with a field it does not know is refused, so
+/// their objects are closed.
+#[tokio::test]
+async fn estimator_objects_are_closed_as_the_service_enforces() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    for name in ["EstimatorSpec", "BaselineSpec"] {
+        let branches = schemas[name]["oneOf"].as_array().unwrap();
+        let objects: Vec<&Value> = branches.iter().filter(|b| b["type"] == "object").collect();
+        assert!(!objects.is_empty(), "{name}");
+        for object in objects {
+            assert_eq!(object["additionalProperties"], false, "{name}: {object}");
+        }
+    }
+
+    let app = spawn_app().await;
+    for estimator in [
+        json!({ "kind": "reparameterization", "extra": 1 }),
+        json!({ "kind": "score_function", "baseline": { "constant": 1.0, "extra": 1 } }),
+    ] {
+        let mut job = crate::helpers::normal_job();
+        job["estimator"] = estimator.clone();
+        let response = app.post("/v1/estimate", &job).await;
+        assert_eq!(response.status(), 422, "{estimator}");
+    }
+}
+
 /// A job id that is not UTF-8 once percent-decoded names no job: 404, a
 /// status the document lists, not an undocumented 400.
 #[tokio::test]
