@@ -288,6 +288,15 @@ pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
         }
         non_finite += o.non_finite;
     }
+    // With (nearly) every sample dropped there is nothing to estimate from: a
+    // gradient of 0 ± 0 would claim certainty that no sample supports.
+    if non_finite > 0 && f.n < 2.0 {
+        return Err(RunError::NonFinite(format!(
+            "{non_finite} of {} samples had a non-finite objective or gradient and were \
+             dropped, leaving {} (at least 2 are needed); make f finite on more of the support",
+            job.samples, f.n
+        )));
+    }
     // Per chunk and component, the baseline coefficient applied to v.
     let mut coef = vec![vec![0.0; p]; outs.len()];
     let mut baseline_report = None;

@@ -416,3 +416,21 @@ async fn non_finite_samples_can_be_skipped() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn skipping_every_sample_is_a_problem_not_a_certain_zero() {
+    let app = spawn_app().await;
+    let mut body = normal_job();
+    // log(x - 100) is NaN at every sample of these normals.
+    body["objective"] = json!("log(x[0] - 100)");
+    body["on_non_finite"] = json!("skip");
+    let response = app.post("/v1/estimate", &body).await;
+    assert_eq!(response.status(), 422);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:gradest:problem:non-finite-objective");
+    assert_eq!(problem["pointer"], "/objective");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("2000 of 2000"),
+        "{problem}"
+    );
+}
