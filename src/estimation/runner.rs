@@ -442,7 +442,8 @@ fn run_chunk(
     let dist: &dyn Distribution = job.distribution.as_ref();
     let prog = &job.objective;
     let (d, p) = (dist.dim(), grad_len(dist));
-    let cap = plan.capacity();
+    // No batch is longer than its chunk: a short chunk needs no full-size buffers.
+    let cap = plan.capacity().min(plan.chunk_len(c) as usize).max(1);
     let mut ws = prog.workspace(cap);
     let mut buf = Buffers {
         x: vec![0.0; cap * d],
