@@ -397,6 +397,30 @@ impl ToSchema for DistributionSpec {
 
 // ───────────────────────────── validation ─────────────────────────────
 
+/// A request with an objective of at most this many characters and at most
+/// this many parameter numbers is prepared (validated, compiled) inline on
+/// the async worker: that takes microseconds, less than a hop to the blocking
+/// pool and back. Larger ones are prepared on the bounded blocking pool.
+const INLINE_OBJECTIVE_CHARS: usize = 256;
+const INLINE_PARAMETER_NUMBERS: usize = 256;
+
+impl DistributionSpec {
+    /// How many numbers (leaves) the parameters hold.
+    fn numbers(&self) -> usize {
+        fn leaves(v: &Value) -> usize {
+            match v {
+                Value::Array(items) => items.iter().map(leaves).sum::<usize>().max(1),
+                _ => 1,
+            }
+        }
+        self.params.iter().map(|(_, v)| leaves(v)).sum()
+    }
+
+    fn is_small(&self, objective: &str) -> bool {
+        objective.len() <= INLINE_OBJECTIVE_CHARS && self.numbers() <= INLINE_PARAMETER_NUMBERS
+    }
+}
+
 /// The parts of a request shared by an estimate and a compare, validated.
 struct Common {
     family: &'static FamilyInfo,
@@ -471,6 +495,11 @@ impl Common {
 }
 
 impl EstimateRequest {
+    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
+    pub fn is_small(&self) -> bool {
+        self.distribution.is_small(&self.objective)
+    }
+
     /// Validates the request into a job: the one place this happens.
     pub fn into_job(self, limits: &Limits) -> Result<Job, ApiError> {
         let (common, dist) = Common::new(
@@ -500,6 +529,11 @@ pub struct CompareJobs {
 }
 
 impl CompareRequest {
+    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
+    pub fn is_small(&self) -> bool {
+        self.distribution.is_small(&self.objective)
+    }
+
     /// Validates the request into one job per estimator.
     pub fn into_jobs(self, limits: &Limits) -> Result<CompareJobs, ApiError> {
         let (common, dist) = Common::new(

@@ -36,11 +36,15 @@ pub async fn jobs_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Response, ApiError> {
-    let limits = state.limits().clone();
-    let job = state
-        .runner()
-        .prepare(move || request.into_job(&limits))
-        .await??;
+    let job = if request.is_small() {
+        request.into_job(state.limits())?
+    } else {
+        let limits = state.limits().clone();
+        state
+            .runner()
+            .prepare(move || request.into_job(&limits))
+            .await??
+    };
     let snapshot = state.jobs().submit(job)?;
     let location = format!("/v1/jobs/{}", snapshot.id);
     let body = Json(JobResponse::from(&snapshot));
