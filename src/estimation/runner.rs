@@ -362,6 +362,15 @@ pub fn run_with_threads(
         }
         non_finite += o.non_finite;
     }
+    // With (nearly) every sample dropped there is nothing to estimate from: a
+    // gradient of 0 ± 0 would claim certainty that no sample supports.
+    if non_finite > 0 && f.n < 2.0 {
+        return Err(RunError::NonFinite(format!(
+            "{non_finite} of {} samples had a non-finite objective or gradient and were \
+             dropped, leaving {} (at least 2 are needed); make f finite on more of the support",
+            job.samples, f.n
+        )));
+    }
     // Per chunk and component, the baseline coefficient applied to v.
     let mut coef = vec![vec![0.0; p]; outs.len()];
     let mut baseline_report = None;
@@ -539,7 +548,8 @@ fn run_chunk(
     let dist: &dyn Distribution = job.distribution.as_ref();
     let prog = &job.objective;
     let (d, p) = (dist.dim(), grad_len(dist));
-    let cap = plan.capacity();
+    // No batch is longer than its chunk: a short chunk needs no full-size buffers.
+    let cap = plan.capacity().min(plan.chunk_len(c) as usize).max(1);
     let mut ws = prog.workspace(cap);
     let mut buf = Buffers {
         x: vec![0.0; cap * d],

@@ -114,6 +114,13 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -
             pointer.unwrap_or_default(),
             format!("{place}: NaN and Infinity are not JSON numbers; every number must be finite"),
         ),
+        // serde reports some values of the wrong shape (an externally tagged
+        // enum's object with no key or two, such as a `{"constant": b}`
+        // baseline) as syntax errors; the body is JSON, the field is wrong.
+        serde_json::error::Category::Syntax if is_json(bytes) => ApiError::field(
+            pointer.unwrap_or_default(),
+            format!("{place}: the value does not have the expected form ({message})"),
+        ),
         _ => ApiError::MalformedJson {
             pointer,
             detail: format!(
@@ -123,6 +130,11 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -
             ),
         },
     }
+}
+
+/// Whether the bytes are one well-formed JSON document.
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 /// Whether a syntax error sits on a `NaN` or `Infinity` literal (which

@@ -37,6 +37,7 @@ use crate::config::{Config, Limits};
 use crate::jobs::{Jobs, Runner};
 use error::ApiError;
 use routes::{catalog, compare, estimate, health, jobs};
+use schemas::ClosedEstimatorObjects;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -116,6 +117,7 @@ impl AppState {
         health::metrics_get,
     ),
     components(schemas(error::Problem)),
+    modifiers(&ClosedEstimatorObjects),
     tags(
         (name = "estimation", description = "Run estimations and wait for them"),
         (name = "jobs", description = "Run estimations in the background"),

@@ -14,7 +14,8 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema, Type,
+    AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -238,6 +239,34 @@ impl<'de> Deserialize<'de> for EstimatorList {
     }
 }
 
+/// Closes the objects of the estimator and baseline schemas
+/// (`additionalProperties: false`): the service refuses unknown fields in
+/// them, but utoipa does not carry serde's `deny_unknown_fields` into enum
+/// variants.
+pub struct ClosedEstimatorObjects;
+
+impl utoipa::Modify for ClosedEstimatorObjects {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in [EstimatorSpec::name(), BaselineSpec::name()] {
+            let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(name.as_ref())
+            else {
+                continue;
+            };
+            for item in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = item
+                    && matches!(object.schema_type, SchemaType::Type(Type::Object))
+                {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
+}
+
 impl PartialSchema for EstimatorList {
     fn schema() -> RefOr<Schema> {
         OneOfBuilder::new()
@@ -368,6 +397,30 @@ impl ToSchema for DistributionSpec {
 
 // ───────────────────────────── validation ─────────────────────────────
 
+/// A request with an objective of at most this many characters and at most
+/// this many parameter numbers is prepared (validated, compiled) inline on
+/// the async worker: that takes microseconds, less than a hop to the blocking
+/// pool and back. Larger ones are prepared on the bounded blocking pool.
+const INLINE_OBJECTIVE_CHARS: usize = 256;
+const INLINE_PARAMETER_NUMBERS: usize = 256;
+
+impl DistributionSpec {
+    /// How many numbers (leaves) the parameters hold.
+    fn numbers(&self) -> usize {
+        fn leaves(v: &Value) -> usize {
+            match v {
+                Value::Array(items) => items.iter().map(leaves).sum::<usize>().max(1),
+                _ => 1,
+            }
+        }
+        self.params.iter().map(|(_, v)| leaves(v)).sum()
+    }
+
+    fn is_small(&self, objective: &str) -> bool {
+        objective.len() <= INLINE_OBJECTIVE_CHARS && self.numbers() <= INLINE_PARAMETER_NUMBERS
+    }
+}
+
 /// The parts of a request shared by an estimate and a compare, validated.
 struct Common {
     family: &'static FamilyInfo,
@@ -442,6 +495,11 @@ impl Common {
 }
 
 impl EstimateRequest {
+    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
+    pub fn is_small(&self) -> bool {
+        self.distribution.is_small(&self.objective)
+    }
+
     /// Validates the request into a job: the one place this happens.
     pub fn into_job(self, limits: &Limits) -> Result<Job, ApiError> {
         let (common, dist) = Common::new(
@@ -471,6 +529,11 @@ pub struct CompareJobs {
 }
 
 impl CompareRequest {
+    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
+    pub fn is_small(&self) -> bool {
+        self.distribution.is_small(&self.objective)
+    }
+
     /// Validates the request into one job per estimator.
     pub fn into_jobs(self, limits: &Limits) -> Result<CompareJobs, ApiError> {
         let (common, dist) = Common::new(
@@ -922,12 +985,16 @@ impl ToSchema for ByParam {
     }
 }
 
-/// Mean, variance and standard error of f(x; θ) over the samples.
+/// Mean, variance and standard error of f(x; θ) over the samples. A figure
+/// that is not finite (it overflowed) is `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct ObjectiveSummary {
+    #[schema(value_type = Option<f64>, required = true)]
     pub mean: f64,
+    #[schema(value_type = Option<f64>, required = true)]
     pub variance: f64,
     /// Standard error of `mean`.
+    #[schema(value_type = Option<f64>, required = true)]
     pub std_error: f64,
 }
 
@@ -939,7 +1006,8 @@ pub struct ReferenceOut {
     #[schema(example = "enumeration")]
     pub method: &'static str,
     pub gradient: ByParam,
-    /// E f, exactly.
+    /// E f, exactly (`null` if it is not finite).
+    #[schema(value_type = Option<f64>, required = true)]
     pub objective: f64,
 }
 
@@ -988,9 +1056,11 @@ pub struct DiagnosticsOut {
     /// Samples dropped because f or a gradient term was not finite
     /// (with `on_non_finite: skip`).
     pub non_finite: u64,
-    /// Mean of each component of x over the samples.
+    /// Mean of each component of x over the samples (`null` where it is not finite).
+    #[schema(value_type = Vec<Option<f64>>)]
     pub sample_mean: Vec<f64>,
-    /// Variance of each component of x over the samples.
+    /// Variance of each component of x over the samples (`null` where it is not finite).
+    #[schema(value_type = Vec<Option<f64>>)]
     pub sample_variance: Vec<f64>,
     /// The baseline applied, per gradient component (score function only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1077,7 +1147,9 @@ pub struct CompareRow {
     pub elapsed_ms: f64,
     /// Mean over gradient components of variance × (elapsed seconds per
     /// sample): the variance of the estimate one second of this machine's time
-    /// would give. Lower is better; 0 for exact enumeration.
+    /// would give. Lower is better; 0 for exact enumeration; `null` if a
+    /// variance is not finite (such a row ranks last among its group).
+    #[schema(value_type = Option<f64>, required = true)]
     pub work_normalized_variance: f64,
     /// gradient − reference, when a reference exists.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -1160,12 +1232,13 @@ impl CompareResponse {
             })
             .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
+        // A NaN (of either sign) ranks with +∞, after every finite figure.
+        let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
         order.sort_by(|&a, &b| {
             let (ra, rb) = (&rows[a], &rows[b]);
-            rb.bias_within_noise.cmp(&ra.bias_within_noise).then(
-                ra.work_normalized_variance
-                    .total_cmp(&rb.work_normalized_variance),
-            )
+            rb.bias_within_noise
+                .cmp(&ra.bias_within_noise)
+                .then(key(ra.work_normalized_variance).total_cmp(&key(rb.work_normalized_variance)))
         });
         for (rank, i) in order.into_iter().enumerate() {
             rows[i].rank = rank + 1;

@@ -109,7 +109,8 @@ impl Runner {
 
     /// Runs CPU work that prepares a run (validation, compilation) on the
     /// blocking pool, at most `capacity` at a time: cheap for ordinary
-    /// requests, but bounded for pathological ones.
+    /// requests, but bounded for pathological ones. (The HTTP handlers
+    /// prepare small requests inline instead: a hop here costs more than they do.)
     pub async fn prepare<T, F>(&self, work: F) -> Result<T, Failure>
     where
         T: Send + 'static,

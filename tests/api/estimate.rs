@@ -416,3 +416,42 @@ async fn non_finite_samples_can_be_skipped() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn skipping_every_sample_is_a_problem_not_a_certain_zero() {
+    let app = spawn_app().await;
+    let mut body = normal_job();
+    // log(x - 100) is NaN at every sample of these normals.
+    body["objective"] = json!("log(x[0] - 100)");
+    body["on_non_finite"] = json!("skip");
+    let response = app.post("/v1/estimate", &body).await;
+    assert_eq!(response.status(), 422);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:gradest:problem:non-finite-objective");
+    assert_eq!(problem["pointer"], "/objective");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("2000 of 2000"),
+        "{problem}"
+    );
+}
+
+/// Small requests are prepared inline, larger ones on the blocking pool: the
+/// two paths give the same result.
+#[tokio::test]
+async fn small_and_large_requests_are_prepared_alike() {
+    let app = spawn_app().await;
+    let small = normal_job();
+    let mut large = normal_job();
+    // The same objective, padded past the inline threshold (256 characters).
+    large["objective"] = json!(format!("sum((x - 3)^2){}", " + 0".repeat(80)));
+    let a = app.post_ok("/v1/estimate", &small).await;
+    let b = app.post_ok("/v1/estimate", &large).await;
+    assert_eq!(a["gradient"], b["gradient"]);
+    assert_eq!(a["std_error"], b["std_error"]);
+    // And a large request that is invalid is still refused with its pointer.
+    large["distribution"]["scale"] = json!([1.0, -2.0]);
+    let response = app.post("/v1/estimate", &large).await;
+    assert_eq!(response.status(), 422);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["pointer"], "/distribution/scale/1");
+}

@@ -4,6 +4,7 @@
 mod bad_requests;
 mod catalog;
 mod compare;
+mod contract;
 mod estimate;
 mod helpers;
 mod jobs;

@@ -38,11 +38,15 @@ pub async fn compare_create(
     ApiJson(request): ApiJson<CompareRequest>,
 ) -> Result<Json<CompareResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let limits = state.limits().clone();
-    let compare = state
-        .runner()
-        .prepare(move || request.into_jobs(&limits))
-        .await??;
+    let compare = if request.is_small() {
+        request.into_jobs(state.limits())?
+    } else {
+        let limits = state.limits().clone();
+        state
+            .runner()
+            .prepare(move || request.into_jobs(&limits))
+            .await??
+    };
     let (samples, seed, jobs) = (compare.samples, compare.seed, compare.jobs);
     let runs = state
         .runner()

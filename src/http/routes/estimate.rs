@@ -35,11 +35,15 @@ pub async fn estimate_create(
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Json<EstimateResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let limits = state.limits().clone();
-    let job = state
-        .runner()
-        .prepare(move || request.into_job(&limits))
-        .await??;
+    let job = if request.is_small() {
+        request.into_job(state.limits())?
+    } else {
+        let limits = state.limits().clone();
+        state
+            .runner()
+            .prepare(move || request.into_job(&limits))
+            .await??
+    };
     let run = state
         .runner()
         .run(Handle::new(), Deadline::At(deadline), move |c| {

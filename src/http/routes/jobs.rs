@@ -1,8 +1,9 @@
 //! `/v1/jobs`: background jobs (submit, poll, cancel or remove).
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
@@ -35,11 +36,15 @@ pub async fn jobs_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Response, ApiError> {
-    let limits = state.limits().clone();
-    let job = state
-        .runner()
-        .prepare(move || request.into_job(&limits))
-        .await??;
+    let job = if request.is_small() {
+        request.into_job(state.limits())?
+    } else {
+        let limits = state.limits().clone();
+        state
+            .runner()
+            .prepare(move || request.into_job(&limits))
+            .await??
+    };
     let snapshot = state.jobs().submit(job)?;
     let location = format!("/v1/jobs/{}", snapshot.id);
     let body = Json(JobResponse::from(&snapshot));
@@ -59,8 +64,10 @@ pub async fn jobs_create(
 )]
 pub async fn jobs_get(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    uri: Uri,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobResponse>, ApiError> {
+    let id = job_id(id, &uri)?;
     let snapshot = parse_id(&id)
         .and_then(|id| state.jobs().get(id))
         .ok_or_else(|| not_found(&id))?;
@@ -82,8 +89,10 @@ pub async fn jobs_get(
 )]
 pub async fn jobs_delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    uri: Uri,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let id = job_id(id, &uri)?;
     match parse_id(&id).and_then(|id| state.jobs().delete(id)) {
         Some(Removal::Cancelled(snapshot)) => {
             Ok(Json(JobResponse::from(&snapshot)).into_response())
@@ -91,6 +100,17 @@ pub async fn jobs_delete(
         Some(Removal::Removed) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
+}
+
+/// The id from the path. One that cannot be read as text (percent-encoded
+/// bytes that are not UTF-8) names no job either: 404, like any unknown id.
+fn job_id(id: Result<Path<String>, PathRejection>, uri: &Uri) -> Result<String, ApiError> {
+    id.map(|Path(id)| id).map_err(|_| {
+        ApiError::NotFound(format!(
+            "there is no job at {} (a job's id is a UUID)",
+            uri.path()
+        ))
+    })
 }
 
 fn parse_id(id: &str) -> Option<Uuid> {
