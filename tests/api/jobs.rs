@@ -155,6 +155,9 @@ async fn a_small_request_is_answered_while_a_large_job_runs() {
     let small = app.post_ok("/v1/estimate", &normal_job()).await;
     assert!(small["gradient"]["loc"].is_array(), "{small}");
     let big: Value = app.get(&location).await.json().await.unwrap();
-    assert_eq!(big["status"], "running", "the large job finished first: {big}");
+    assert_eq!(
+        big["status"], "running",
+        "the large job finished first: {big}"
+    );
     app.delete(&location).await;
 }
