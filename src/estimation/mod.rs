@@ -20,8 +20,8 @@ pub use objective::Program;
 pub use runner::{Controls, Estimate, RunError, run};
 
 /// The generator every sample is drawn with: xoshiro256++ (Blackman & Vigna),
-/// fast (about 1 ns per 64-bit output), with 2²⁵⁶ − 1 period and a `jump` that
-/// advances it by 2¹²⁸ draws, which gives each chunk its own non-overlapping stream.
+/// fast (about 1 ns per 64-bit output) with period 2²⁵⁶ − 1; each chunk of a job
+/// gets its own state from (seed, chunk index) ([`runner::chunk_rng`]).
 pub type SampleRng = rand_xoshiro::Xoshiro256PlusPlus;
 
 /// What to do when f or a gradient term is NaN or infinite for a sample.
