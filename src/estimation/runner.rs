@@ -22,7 +22,7 @@ use thiserror::Error;
 use super::distributions::{Constraint, Distribution, grad_len};
 use super::estimators::score_function;
 use super::estimators::{Baseline, Estimator, EstimatorKind};
-use super::objective::Want;
+use super::objective::{Want, Workspace};
 use super::stats::{CoMoments, Moments, batch_means_se, non_negative};
 use super::{Job, NonFinitePolicy, SampleRng};
 
@@ -248,12 +248,21 @@ fn run_chunks(
     let stop = AtomicBool::new(false);
     let work = || {
         let mut done = Vec::new();
+        let mut scratch: Option<Scratch> = None;
         while !stop.load(Ordering::Relaxed) {
             let c = next.fetch_add(1, Ordering::Relaxed);
             if c >= plan.chunks {
                 break;
             }
-            let r = run_chunk(job, plan, c, chunk_rng(job.seed, c as u64), controls);
+            let scratch = scratch.get_or_insert_with(|| Scratch::new(job, plan));
+            let r = run_chunk(
+                job,
+                plan,
+                c,
+                chunk_rng(job.seed, c as u64),
+                controls,
+                scratch,
+            );
             if r.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -568,28 +577,45 @@ struct Buffers {
     keep: Vec<bool>,
 }
 
+/// A worker's buffers, allocated once and reused for every chunk it runs.
+struct Scratch {
+    ws: Workspace,
+    buf: Buffers,
+}
+
+impl Scratch {
+    fn new(job: &Job, plan: &Plan) -> Scratch {
+        let dist = job.distribution.as_ref();
+        let (d, p) = (dist.dim(), grad_len(dist));
+        // No batch is longer than the longest chunk (chunk 0).
+        let cap = plan.capacity().min(plan.chunk_len(0) as usize).max(1);
+        Scratch {
+            ws: job.objective.workspace(cap),
+            buf: Buffers {
+                x: vec![0.0; cap * d],
+                aux: vec![0.0; cap * aux_len(job)],
+                u: vec![0.0; cap * p],
+                v: vec![0.0; cap * p],
+                f: vec![0.0; cap],
+                base: vec![0.0; cap],
+                keep: vec![true; cap],
+            },
+        }
+    }
+}
+
 fn run_chunk(
     job: &Job,
     plan: &Plan,
     c: usize,
     mut rng: SampleRng,
     controls: &Controls<'_>,
+    scratch: &mut Scratch,
 ) -> Result<ChunkOut, RunError> {
     let dist: &dyn Distribution = job.distribution.as_ref();
     let prog = &job.objective;
     let (d, p) = (dist.dim(), grad_len(dist));
-    // No batch is longer than its chunk: a short chunk needs no full-size buffers.
-    let cap = plan.capacity().min(plan.chunk_len(c) as usize).max(1);
-    let mut ws = prog.workspace(cap);
-    let mut buf = Buffers {
-        x: vec![0.0; cap * d],
-        aux: vec![0.0; cap * aux_len(job)],
-        u: vec![0.0; cap * p],
-        v: vec![0.0; cap * p],
-        f: vec![0.0; cap],
-        base: vec![0.0; cap],
-        keep: vec![true; cap],
-    };
+    let Scratch { ws, buf } = scratch;
     let direct = prog.has_direct_gradient();
     let mut out = ChunkOut {
         terms: vec![CoMoments::default(); p],
@@ -621,7 +647,7 @@ fn run_chunk(
             Estimator::ScoreFunction { baseline } => {
                 dist.sample(&mut rng, x);
                 let o = prog.eval(
-                    &mut ws,
+                    ws,
                     x,
                     b,
                     Want {
@@ -650,7 +676,7 @@ fn run_chunk(
                 let aux = &mut buf.aux[..b * rep.aux_len()];
                 rep.rsample(&mut rng, x, aux);
                 let o = prog.eval(
-                    &mut ws,
+                    ws,
                     x,
                     b,
                     Want {
@@ -669,7 +695,7 @@ fn run_chunk(
                 let aux = &mut buf.aux[..b * rel.relaxed_aux_len()];
                 rel.relaxed_sample(&mut rng, temperature, hard, x, aux);
                 let o = prog.eval(
-                    &mut ws,
+                    ws,
                     x,
                     b,
                     Want {
@@ -685,7 +711,7 @@ fn run_chunk(
         }
         // Summaries of the batch; a non-finite value anywhere makes a summary
         // non-finite, and only then does the slow path look for it.
-        summarise(&buf, b, p, use_v, &mut stats);
+        summarise(buf, b, p, use_v, &mut stats);
         let mut b_used = b;
         if !stats.iter().all(CoMoments::is_finite) {
             let (x, f, u) = (&buf.x[..b * d], &buf.f[..b], &buf.u[..b * p]);
@@ -705,9 +731,9 @@ fn run_chunk(
                     )));
                 }
                 Some(_) => {
-                    b_used = compact(&mut buf, b, d, p, use_v);
+                    b_used = compact(buf, b, d, p, use_v);
                     out.non_finite += (b - b_used) as u64;
-                    summarise(&buf, b_used, p, use_v, &mut stats);
+                    summarise(buf, b_used, p, use_v, &mut stats);
                     out.overflow |= !stats.iter().all(CoMoments::is_finite);
                 }
             }
