@@ -322,21 +322,22 @@ pub fn run_with_threads(
             names.join(", ")
         )));
     }
-    let reference = super::estimators::exact::reference(job)?;
+    // Enumerated once: the exact estimator's result, or a sampled one's reference.
+    let exact = super::estimators::exact::enumerate_if_feasible(job)?;
+    let reference = exact.as_ref().map(|e| e.reference());
     if job.estimator == Estimator::Exact {
-        let Some(r) = &reference else {
+        let Some(exact) = exact else {
             return Err(RunError::Unsupported(
                 "exact enumeration is not possible for this distribution".to_string(),
             ));
         };
         controls.progress.fetch_add(job.samples, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
-        let exact = super::estimators::exact::enumerate(job)?;
         return Ok(Estimate {
             estimator: EstimatorKind::Exact,
             unbiased: true,
             layout,
-            gradient: r.gradient.clone(),
+            gradient: exact.gradient,
             variance: vec![0.0; p],
             std_error: vec![0.0; p],
             objective: Summary {
@@ -344,7 +345,7 @@ pub fn run_with_threads(
                 variance: exact.variance,
                 std_error: 0.0,
             },
-            reference: reference.clone(),
+            reference,
             diagnostics: Diagnostics {
                 samples: 0,
                 seed: job.seed,

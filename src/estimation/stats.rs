@@ -30,25 +30,6 @@ pub fn sum(xs: &[f64]) -> f64 {
     s
 }
 
-/// Σ (xᵢ − m)², vectorisable like [`sum`].
-#[inline]
-pub fn sum_sq_dev(xs: &[f64], m: f64) -> f64 {
-    let mut acc = [0.0; 8];
-    let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..8 {
-            let t = c[i] - m;
-            acc[i] += t * t;
-        }
-    }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for v in rest {
-        s += (v - m) * (v - m);
-    }
-    s
-}
-
 /// (Σ (xᵢ − m), Σ (xᵢ − m)²) in one pass, vectorisable like [`sum`].
 #[inline]
 fn shifted_sums(xs: &[f64], m: f64) -> (f64, f64) {

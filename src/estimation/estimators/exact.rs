@@ -33,17 +33,23 @@ pub fn feasible(dist: &dyn Distribution, max_outcomes: u64) -> bool {
         .is_some_and(|n| n <= max_outcomes)
 }
 
-/// The exact reference for a job, when its distribution is small enough.
-pub fn reference(job: &Job) -> Result<Option<Reference>, RunError> {
+impl Exact {
+    /// The gradient and objective as a reference for a sampled estimate.
+    pub fn reference(&self) -> Reference {
+        Reference {
+            method: "enumeration",
+            gradient: self.gradient.clone(),
+            objective: self.mean,
+        }
+    }
+}
+
+/// Enumerates the job's distribution when it is small enough, else `None`.
+pub fn enumerate_if_feasible(job: &Job) -> Result<Option<Exact>, RunError> {
     if !feasible(job.distribution.as_ref(), job.max_outcomes) {
         return Ok(None);
     }
-    let e = enumerate(job)?;
-    Ok(Some(Reference {
-        method: "enumeration",
-        gradient: e.gradient,
-        objective: e.mean,
-    }))
+    enumerate(job).map(Some)
 }
 
 /// Enumerates every outcome.

@@ -377,13 +377,7 @@ fn backward_zip(
 }
 
 /// Computes one node's value for a batch of `b` samples into `out` (`b × len`).
-pub(crate) fn forward(
-    node: &Node,
-    args: &[View<'_>],
-    out: &mut [f64],
-    b: usize,
-    scratch: &mut [f64],
-) {
+pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
     let n = node.len;
     match &node.op {
         Op::X | Op::Param(_) | Op::Const => {}
@@ -423,13 +417,13 @@ pub(crate) fn forward(
                     Flat::Slice(s) => s,
                     Flat::Const(_) => unreachable!("a row of its own length is a slice"),
                 };
-                *o = reduce(*red, row, scratch);
+                *o = reduce(*red, row);
             }
         }
     }
 }
 
-fn reduce(red: Reduce, row: &[f64], _scratch: &mut [f64]) -> f64 {
+fn reduce(red: Reduce, row: &[f64]) -> f64 {
     match red {
         Reduce::Sum => row.iter().sum(),
         Reduce::Mean => row.iter().sum::<f64>() / row.len() as f64,
@@ -624,7 +618,7 @@ impl Program {
                 *slot = self.view(a, before, x, b);
             }
             let args = &views[..node.args.len()];
-            forward(node, args, out, b, scratch);
+            forward(node, args, out, b);
         }
         let root = &self.nodes[self.root];
         let reach = |n: &Node| (want.grad_x && n.reach_x) || (want.grad_theta && n.reach_p);

@@ -385,8 +385,7 @@ impl Compiler<'_> {
                         View::uniform(&self.store[n.val..n.val + n.len])
                     })
                     .collect();
-                let mut scratch = vec![0.0; 1];
-                eval::forward(&node, &views, &mut out, 1, &mut scratch);
+                eval::forward(&node, &views, &mut out, 1);
             }
             if kind == Kind::Const {
                 return self.push_const(&out);
