@@ -16,18 +16,13 @@
 //! Run `cargo test --release --test families -- --nocapture` to see the variance
 //! table.
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
+mod common;
 
-use gradest::estimation::distributions::{self, ParamError, ParamInput, ParamValue};
-use gradest::estimation::objective::ParseLimits;
-use gradest::estimation::{
-    Baseline, Controls, Estimate, Estimator, EstimatorKind, Job, NonFinitePolicy,
-    compile_objective, run,
-};
+use common::*;
+use gradest::estimation::distributions::{self, ParamError};
+use gradest::estimation::{Baseline, Estimate, Estimator, EstimatorKind};
 use statrs::function::gamma::ln_gamma;
 
-/// |z| bound of every statistical check (see the module documentation).
-const Z_MAX: f64 = 4.5;
 /// Euler–Mascheroni constant.
 const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 const PI: f64 = std::f64::consts::PI;
@@ -45,47 +40,29 @@ const SCORE: Estimator = Estimator::ScoreFunction {
 };
 const PATHWISE: Estimator = Estimator::Reparameterization;
 
-fn input(params: &[(&str, Vec<f64>)]) -> ParamInput {
-    params
-        .iter()
-        .map(|(k, v)| (k.to_string(), ParamValue::Vector(v.clone())))
-        .collect()
-}
-
-fn build(family: &str, params: &[(&str, Vec<f64>)]) -> Result<(), ParamError> {
+fn build(family: &str, values: &[(&str, Vec<f64>)]) -> Result<(), ParamError> {
     let info = distributions::family(family).expect("registered family");
-    distributions::build(info, &input(params), 10_000).map(|_| ())
+    distributions::build(info, &params(values), 10_000).map(|_| ())
 }
 
+/// Runs a job that must succeed with batch means over ≥ 32 chunks and no
+/// dropped sample.
 fn estimate(
     family: &str,
-    params: &[(&str, Vec<f64>)],
+    values: &[(&str, Vec<f64>)],
     objective: &str,
     estimator: Estimator,
     samples: u64,
     seed: u64,
 ) -> Estimate {
-    let info = distributions::family(family).expect("registered family");
-    let dist = distributions::build(info, &input(params), 10_000).expect("valid parameters");
-    let objective = compile_objective(objective, dist.as_ref(), &ParseLimits::default(), 1 << 22)
-        .expect("valid objective");
-    let job = Job {
-        distribution: dist,
+    let e = run_ok(&job(
+        family,
+        &params(values),
         objective,
         estimator,
         samples,
         seed,
-        on_non_finite: NonFinitePolicy::Error,
-        max_outcomes: 65_536,
-    };
-    let cancel = AtomicBool::new(false);
-    let progress = AtomicU64::new(0);
-    let controls = Controls {
-        cancel: &cancel,
-        deadline: None,
-        progress: &progress,
-    };
-    let e = run(&job, &controls).expect("the run succeeds");
+    ));
     assert!(
         e.diagnostics.chunks >= 32,
         "batch means over {} chunks",
@@ -93,46 +70,6 @@ fn estimate(
     );
     assert_eq!(e.diagnostics.non_finite, 0);
     e
-}
-
-/// Two-sided z-test, |z| < [`Z_MAX`]. A zero standard error (a gradient term
-/// that is the same for every sample, such as ∂x/∂loc = 1) demands equality up
-/// to rounding.
-fn assert_z(what: &str, got: f64, want: f64, se: f64) {
-    assert!(se.is_finite() && se >= 0.0, "{what}: standard error {se}");
-    if se == 0.0 {
-        assert!(
-            (got - want).abs() <= 1e-12 * want.abs().max(1.0),
-            "{what}: got {got:.15e}, want {want:.15e} exactly (no noise)"
-        );
-        return;
-    }
-    let z = (got - want) / se;
-    assert!(
-        z.abs() < Z_MAX,
-        "{what}: got {got:.6e}, want {want:.6e}, se {se:.3e}, z = {z:.2}"
-    );
-}
-
-/// Checks each gradient component of an estimate against `want`.
-fn assert_gradient(what: &str, e: &Estimate, want: &[f64]) {
-    assert_eq!(e.gradient.len(), want.len(), "{what}: gradient length");
-    let names: Vec<String> = e
-        .layout
-        .iter()
-        .flat_map(|l| {
-            let n: usize = l.shape.iter().product();
-            (0..n).map(move |i| format!("{}[{i}]", l.name))
-        })
-        .collect();
-    for (k, w) in want.iter().enumerate() {
-        assert_z(
-            &format!("{what} ∂/∂{}", names[k]),
-            e.gradient[k],
-            *w,
-            e.std_error[k],
-        );
-    }
 }
 
 /// Central fourth moment from the raw moments E[x], E[x²], E[x³], E[x⁴].

@@ -110,7 +110,10 @@ const SEEDS: u64 = 4000;
 /// The first `DRAWS` draws of each of the `CHUNKS` streams of each seed, as
 /// standardised uniforms (from the first 64-bit outputs) and as standard normals
 /// (rand_distr's ziggurat, as the families draw them).
-fn first_draws(rng_of: fn(u64, u64) -> SampleRng, key: fn(u64, usize) -> (u64, u64)) -> Vec<Vec<[f64; 2]>> {
+fn first_draws(
+    rng_of: fn(u64, u64) -> SampleRng,
+    key: fn(u64, usize) -> (u64, u64),
+) -> Vec<Vec<[f64; 2]>> {
     (0..SEEDS)
         .map(|s| {
             let mut row = Vec::with_capacity(CHUNKS * DRAWS);
@@ -179,7 +182,10 @@ fn neighbouring_seeds(s: u64, c: usize) -> (u64, u64) {
 #[test]
 fn first_draws_of_neighbouring_chunks_and_seeds_are_uncorrelated() {
     for (label, key) in [
-        ("chunks of one seed", same_seed as fn(u64, usize) -> (u64, u64)),
+        (
+            "chunks of one seed",
+            same_seed as fn(u64, usize) -> (u64, u64),
+        ),
         ("neighbouring seeds", neighbouring_seeds),
     ] {
         let draws = first_draws(chunk_rng, key);

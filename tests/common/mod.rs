@@ -88,6 +88,14 @@ pub fn job(
     }
 }
 
+/// Vector-valued parameters by name, as most tests give them.
+pub fn params(pairs: &[(&str, Vec<f64>)]) -> ParamInput {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), ParamValue::Vector(v.clone())))
+        .collect()
+}
+
 /// Runs a job with no cancellation and no deadline, on every core.
 pub fn try_run(job: &Job) -> Result<Estimate, RunError> {
     let cancel = AtomicBool::new(false);
@@ -175,7 +183,8 @@ pub fn assert_gradient(label: &str, e: &Estimate, truth: &[f64]) {
     let (z, k) = max_abs_z(&e.gradient, &e.std_error, truth);
     assert!(
         z < Z_MAX,
-        "{label}: component {k} is {z:.2} std errors from the truth\n  gradient  {:?}\n  truth     {truth:?}\n  std_error {:?}",
+        "{label}: ∂/∂{} is {z:.2} std errors from the truth\n  gradient  {:?}\n  truth     {truth:?}\n  std_error {:?}",
+        component_names(e)[k],
         e.gradient,
         e.std_error
     );
@@ -188,6 +197,50 @@ pub fn assert_gradient(label: &str, e: &Estimate, truth: &[f64]) {
             "{label}: the check failed to reject a truth shifted by 10 std errors"
         );
     }
+}
+
+/// One two-sided z-test, |z| < [`Z_MAX`], of `got` against `want` with standard
+/// error `se`; a zero `se` (a term that is the same for every sample, such as
+/// ∂x/∂loc = 1) demands equality up to rounding. The false-alarm rate is that of
+/// the statistic behind `se`: 6.8e-6 for a normal z (a standard error from a
+/// closed-form variance over N iid samples), at most 9.0e-5 for the runner's
+/// batch-means std_error (t with ≥ 31 degrees of freedom). The negative control:
+/// the same check must reject `want` shifted by 10 standard errors.
+pub fn assert_z(what: &str, got: f64, want: f64, se: f64) {
+    assert!(
+        got.is_finite() && se.is_finite() && se >= 0.0,
+        "{what}: {got} ± {se}"
+    );
+    let z = |want: f64| {
+        if se > 0.0 {
+            ((got - want) / se).abs()
+        } else if (got - want).abs() <= exact_slack(want) {
+            0.0
+        } else {
+            f64::INFINITY
+        }
+    };
+    assert!(
+        z(want) < Z_MAX,
+        "{what}: got {got:.6e}, want {want:.6e}, se {se:.3e}, z = {:.2}",
+        (got - want) / se
+    );
+    let shifted = want + 10.0 * se + 1e3 * exact_slack(want);
+    assert!(
+        z(shifted) >= Z_MAX,
+        "{what}: the check cannot reject a wrong truth"
+    );
+}
+
+/// The gradient components' names in layout order: `loc[0]`, `scale[1]`, …
+pub fn component_names(e: &Estimate) -> Vec<String> {
+    e.layout
+        .iter()
+        .flat_map(|l| {
+            let n: usize = l.shape.iter().product();
+            (0..n).map(move |i| format!("{}[{i}]", l.name))
+        })
+        .collect()
 }
 
 /// Asserts that the objective's mean is within 4.5 of its std_error of `truth`
