@@ -7,7 +7,7 @@
 //!     with central finite differences.
 
 use gradest::estimation::objective::{
-    BinOp, Binding, Expr, FUNCTIONS, ParseLimits, Program, Want, parse,
+    BinOp, Binding, Expr, FUNCTION_TABLE, ParseLimits, Program, Want, parse,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed};
@@ -31,12 +31,18 @@ fn config(cases: u32) -> Config {
     }
 }
 
-/// The functions of two arguments; every other function takes one.
-const BINARY_FUNCTIONS: [&str; 4] = ["min", "max", "pow", "dot"];
+/// The functions taking `arity` arguments, in the table's order.
+fn functions_of_arity(arity: usize) -> Vec<&'static str> {
+    FUNCTION_TABLE
+        .iter()
+        .filter(|f| f.arity() == arity)
+        .map(|f| f.name)
+        .collect()
+}
 
 #[test]
 fn the_function_list_is_the_one_these_tests_know() {
-    let names: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = FUNCTION_TABLE.iter().map(|f| f.name).collect();
     assert_eq!(
         names,
         [
@@ -101,11 +107,9 @@ fn boxed(e: Expr) -> Box<Expr> {
 /// Random syntax trees: every node kind, every operator, every function with its
 /// arity (columns are 0: `same_shape` ignores them).
 fn syntax_tree() -> impl Strategy<Value = Expr> {
-    let unary: Vec<&str> = FUNCTIONS
-        .iter()
-        .map(|(n, _)| *n)
-        .filter(|n| !BINARY_FUNCTIONS.contains(n))
-        .collect();
+    let unary = functions_of_arity(1);
+    let binary = functions_of_arity(2);
+    assert_eq!(unary.len() + binary.len(), FUNCTION_TABLE.len());
     let leaf = prop_oneof![
         number().prop_map(|v| Expr::Num(v, 0)),
         prop::sample::select(vec!["x", "loc", "scale", "pi", "theta_2"])
@@ -134,11 +138,7 @@ fn syntax_tree() -> impl Strategy<Value = Expr> {
                 vec![a],
                 0
             )),
-            (
-                prop::sample::select(BINARY_FUNCTIONS.to_vec()),
-                inner.clone(),
-                inner
-            )
+            (prop::sample::select(binary.clone()), inner.clone(), inner)
                 .prop_map(|(f, a, b)| Expr::Call(f.to_string(), vec![a, b], 0)),
         ]
     })

@@ -26,7 +26,9 @@ use crate::estimation::distributions::{
     self, Constraint, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
 };
 use crate::estimation::estimators::exact;
-use crate::estimation::objective::{CONSTANTS, FUNCTIONS, OPERATORS, ParseLimits, Program};
+use crate::estimation::objective::{
+    CONSTANT_TABLE, FUNCTION_TABLE, OPERATORS, ParseLimits, Program,
+};
 use crate::estimation::runner::{CategoryFit, ParamLayout, Reference};
 use crate::estimation::{self, Baseline, Estimate, Estimator, EstimatorKind, Job, NonFinitePolicy};
 use crate::jobs::{Outcome, Snapshot, State};
@@ -1384,7 +1386,7 @@ pub struct EstimatorOut {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SymbolOut {
     pub name: &'static str,
-    pub doc: &'static str,
+    pub doc: String,
 }
 
 /// The objective language.
@@ -1455,7 +1457,10 @@ impl Catalog {
         let symbols = |table: &[(&'static str, &'static str)]| {
             table
                 .iter()
-                .map(|(name, doc)| SymbolOut { name, doc })
+                .map(|&(name, doc)| SymbolOut {
+                    name,
+                    doc: doc.into(),
+                })
                 .collect()
         };
         Catalog {
@@ -1475,17 +1480,31 @@ impl Catalog {
                 variables: vec![
                     SymbolOut {
                         name: "x",
-                        doc: "the sample, a vector with one entry per component (one-hot for a categorical)",
+                        doc: "the sample, a vector with one entry per component (one-hot for a categorical)".into(),
                     },
                     SymbolOut {
                         name: "<parameter name>",
                         doc: "any parameter of the distribution (loc, scale, …), shaped as given, \
-                              matrices flattened row-major; its direct gradient joins the estimate",
+                              matrices flattened row-major; its direct gradient joins the estimate"
+                            .into(),
                     },
                 ],
-                functions: symbols(FUNCTIONS),
+                // From the objective's own tables: exactly what the compiler accepts.
+                functions: FUNCTION_TABLE
+                    .iter()
+                    .map(|f| SymbolOut {
+                        name: f.name,
+                        doc: f.doc(),
+                    })
+                    .collect(),
                 operators: symbols(OPERATORS),
-                constants: symbols(CONSTANTS),
+                constants: CONSTANT_TABLE
+                    .iter()
+                    .map(|c| SymbolOut {
+                        name: c.name,
+                        doc: c.doc.into(),
+                    })
+                    .collect(),
                 limits: ObjectiveLimits {
                     max_chars: limits.max_objective_chars,
                     max_nodes: limits.max_objective_nodes,

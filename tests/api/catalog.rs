@@ -1,7 +1,7 @@
 //! `GET /v1/catalog`: generated from the core's registry.
 
 use gradest::estimation::distributions::FAMILIES;
-use gradest::estimation::objective::FUNCTIONS;
+use gradest::estimation::objective::FUNCTION_TABLE;
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
@@ -41,7 +41,7 @@ async fn the_catalog_lists_every_family_estimator_and_function() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    let expected: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();
+    let expected: Vec<&str> = FUNCTION_TABLE.iter().map(|f| f.name).collect();
     assert_eq!(functions, expected);
     assert!(!c["objective"]["operators"].as_array().unwrap().is_empty());
     assert_eq!(c["objective"]["limits"]["max_depth"], 64);

@@ -125,7 +125,9 @@ impl Expr {
         match self {
             Expr::Binary(op, ..) => op.precedence(),
             Expr::Neg(..) => 4,
-            _ => 6,
+            Expr::Num(..) | Expr::Var(..) | Expr::Vector(..) | Expr::Index(..) | Expr::Call(..) => {
+                6
+            }
         }
     }
 }

@@ -11,7 +11,8 @@
 //! one backward sweep yields ∇ₓf and the direct ∇_θf for the whole batch.
 
 use super::fastmath;
-use super::program::{Kind, Map, Node, Op, Program, Reduce, Zip};
+use super::functions::{Map, Reduce, Zip};
+use super::program::{Kind, Node, Op, Program};
 
 /// A read-only view of a node's value for a batch.
 #[derive(Clone, Copy)]
@@ -148,7 +149,16 @@ fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
             Map::Log => return fastmath::ln_batch(av, out),
             Map::Sin => return fastmath::sin_batch(av, out),
             Map::Cos => return fastmath::cos_batch(av, out),
-            _ => {}
+            Map::Neg
+            | Map::Log1p
+            | Map::Sqrt
+            | Map::Abs
+            | Map::Tanh
+            | Map::Sigmoid
+            | Map::Softplus
+            | Map::Square
+            | Map::PowI(_)
+            | Map::PowF(_) => {}
         }
     }
     match m {
@@ -372,7 +382,7 @@ fn backward_zip(
         (Zip::Max, 0) => go!(move |a, c, _| step(a >= c)),
         (Zip::Max, _) => go!(move |a, c, _| step(a < c)),
         // Steps pass no gradient (the sweep skips them).
-        _ => {}
+        (Zip::Lt | Zip::Le | Zip::Gt | Zip::Ge | Zip::Eq | Zip::Ne, _) => {}
     }
 }
 
@@ -681,7 +691,7 @@ impl Program {
         match n.kind {
             Kind::Varying if n.op == Op::X => View::varying(&x[..b * n.len], n.len),
             Kind::Varying => View::varying(&vals[n.val * b..(n.val + n.len) * b], n.len),
-            _ => View::uniform(&self.store[n.val..n.val + n.len]),
+            Kind::Const | Kind::Uniform => View::uniform(&self.store[n.val..n.val + n.len]),
         }
     }
 

@@ -9,13 +9,15 @@
 mod ast;
 mod eval;
 pub mod fastmath;
+mod functions;
 mod parser;
 mod program;
 
 pub use ast::{BinOp, Column, Expr};
 pub use eval::{Outputs, Want, Workspace, sigmoid, softplus};
+pub use functions::{CONSTANT_TABLE, ConstantDef, FUNCTION_TABLE, FunctionDef, constant, function};
 pub use parser::{MAX_TREE_DEPTH, ParseLimits, parse};
-pub use program::{Binding, CONSTANTS, FUNCTIONS, OPERATORS, Program};
+pub use program::{Binding, OPERATORS, Program};
 
 use thiserror::Error;
 

@@ -5,6 +5,7 @@
 use super::ObjectiveError;
 use super::ast::{BinOp, Column, Expr};
 use super::eval::{self, View};
+use super::functions::{self, FunctionOp, Map, Reduce, Zip};
 
 /// A parameter of the distribution that the objective may reference by name.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,64 +17,6 @@ pub struct Binding {
     /// Where its gradient starts in the flat gradient vector, or `None` for a
     /// parameter that is not differentiated (such as student_t's `df`).
     pub grad_offset: Option<usize>,
-}
-
-/// Elementwise functions of one argument.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Map {
-    Neg,
-    Exp,
-    Log,
-    Log1p,
-    Sqrt,
-    Abs,
-    Sin,
-    Cos,
-    Tanh,
-    Sigmoid,
-    Softplus,
-    Square,
-    PowI(i32),
-    PowF(f64),
-}
-
-/// Elementwise functions of two arguments, with broadcasting of scalars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Zip {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Pow,
-    Min,
-    Max,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-}
-
-impl Zip {
-    /// Comparisons are steps: their derivative is zero almost everywhere and they
-    /// pass no gradient, which a pathwise estimator silently misses.
-    pub(crate) fn is_step(self) -> bool {
-        matches!(
-            self,
-            Zip::Lt | Zip::Le | Zip::Gt | Zip::Ge | Zip::Eq | Zip::Ne
-        )
-    }
-}
-
-/// Reductions of a vector to a scalar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Reduce {
-    Sum,
-    Mean,
-    Prod,
-    Norm,
-    LogSumExp,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,32 +64,6 @@ pub(crate) struct Node {
     pub reach_p: bool,
 }
 
-/// The functions of the language with their arities, for the catalog and errors.
-pub const FUNCTIONS: &[(&str, &str)] = &[
-    ("exp", "exp(a): elementwise eᵃ"),
-    ("log", "log(a): elementwise natural logarithm"),
-    ("log1p", "log1p(a): elementwise log(1 + a), accurate near 0"),
-    ("sqrt", "sqrt(a): elementwise square root"),
-    ("abs", "abs(a): elementwise |a|"),
-    ("sin", "sin(a): elementwise sine"),
-    ("cos", "cos(a): elementwise cosine"),
-    ("tanh", "tanh(a): elementwise hyperbolic tangent"),
-    ("sigmoid", "sigmoid(a): elementwise 1/(1 + e⁻ᵃ)"),
-    (
-        "softplus",
-        "softplus(a): elementwise log(1 + eᵃ), stable for large |a|",
-    ),
-    ("min", "min(a, b): elementwise minimum, scalars broadcast"),
-    ("max", "max(a, b): elementwise maximum, scalars broadcast"),
-    ("pow", "pow(a, b): elementwise aᵇ, scalars broadcast"),
-    ("sum", "sum(v): Σᵢ vᵢ"),
-    ("mean", "mean(v): (1/n) Σᵢ vᵢ"),
-    ("prod", "prod(v): Πᵢ vᵢ"),
-    ("dot", "dot(a, b): Σᵢ aᵢ bᵢ"),
-    ("norm", "norm(v): √(Σᵢ vᵢ²)"),
-    ("logsumexp", "logsumexp(v): log Σᵢ e^{vᵢ}, computed stably"),
-];
-
 /// A validated objective, ready to evaluate over batches.
 #[derive(Debug, Clone)]
 pub struct Program {
@@ -167,12 +84,6 @@ pub struct Program {
     /// Longest node value, for scratch space.
     pub(crate) max_len: usize,
 }
-
-/// Dedicated names that are not parameters.
-const PI: &str = "pi";
-
-/// Named constants of the language, for the catalog.
-pub const CONSTANTS: &[(&str, &str)] = &[("pi", "π = 3.14159…")];
 
 /// Operators of the language, loosest-binding first, for the catalog.
 pub const OPERATORS: &[(&str, &str)] = &[
@@ -400,7 +311,7 @@ impl Compiler<'_> {
     fn names(&self) -> String {
         let mut names = vec!["x".to_string()];
         names.extend(self.bindings.iter().map(|b| b.name.clone()));
-        names.push(PI.to_string());
+        names.extend(functions::CONSTANT_TABLE.iter().map(|c| c.name.to_string()));
         names.join(", ")
     }
 
@@ -507,10 +418,10 @@ impl Compiler<'_> {
             self.param_nodes[k] = Some(self.nodes.len() - 1);
             return Ok(self.nodes.len() - 1);
         }
-        if name == PI {
-            return self.push_const(&[std::f64::consts::PI]);
+        if let Some(c) = functions::constant(name) {
+            return self.push_const(&[c.value]);
         }
-        if FUNCTIONS.iter().any(|(f, _)| *f == name) {
+        if functions::function(name).is_some() {
             return Err(ObjectiveError::invalid(
                 col,
                 format!("'{name}' is a function: call it as {name}(...)"),
@@ -556,21 +467,19 @@ impl Compiler<'_> {
         self.push_op(Op::Zip(zip), vec![a, b], len)
     }
 
+    /// A call of a function of [`functions::FUNCTION_TABLE`]: its arity and its
+    /// kernel both come from the table entry's op.
     fn call(&mut self, name: &str, args: &[Expr], col: Column) -> Result<usize, ObjectiveError> {
-        let arity = match name {
-            "min" | "max" | "pow" | "dot" => 2,
-            _ if FUNCTIONS.iter().any(|(f, _)| *f == name) => 1,
-            _ => {
-                let list: Vec<&str> = FUNCTIONS.iter().map(|(f, _)| *f).collect();
-                return Err(ObjectiveError::invalid(
-                    col,
-                    format!(
-                        "unknown function '{name}'; the functions are {}",
-                        list.join(", ")
-                    ),
-                ));
-            }
+        let Some(def) = functions::function(name) else {
+            return Err(ObjectiveError::invalid(
+                col,
+                format!(
+                    "unknown function '{name}'; the functions are {}",
+                    functions::function_names()
+                ),
+            ));
         };
+        let arity = def.arity();
         if args.len() != arity {
             return Err(ObjectiveError::invalid(
                 col,
@@ -587,12 +496,11 @@ impl Compiler<'_> {
         }
         let a = ids[0];
         let len = self.nodes[a].len;
-        let map = |m| Op::Map(m);
-        let op = match name {
-            "min" => return self.zip(Zip::Min, a, ids[1], col, "min"),
-            "max" => return self.zip(Zip::Max, a, ids[1], col, "max"),
-            "pow" => return self.zip(Zip::Pow, a, ids[1], col, "pow"),
-            "dot" => {
+        match def.op {
+            FunctionOp::Map(m) => self.push_op(Op::Map(m), ids, len),
+            FunctionOp::Zip(z) => self.zip(z, a, ids[1], col, def.name),
+            FunctionOp::Reduce(r) => self.push_op(Op::Reduce(r), ids, 1),
+            FunctionOp::Dot => {
                 let lb = self.nodes[ids[1]].len;
                 if broadcast(len, lb).is_none() {
                     return Err(ObjectiveError::invalid(
@@ -600,26 +508,9 @@ impl Compiler<'_> {
                         format!("'dot' needs vectors of equal length, found {len} and {lb}"),
                     ));
                 }
-                return self.push_op(Op::Dot, ids, 1);
+                self.push_op(Op::Dot, ids, 1)
             }
-            "sum" => Op::Reduce(Reduce::Sum),
-            "mean" => Op::Reduce(Reduce::Mean),
-            "prod" => Op::Reduce(Reduce::Prod),
-            "norm" => Op::Reduce(Reduce::Norm),
-            "logsumexp" => Op::Reduce(Reduce::LogSumExp),
-            "exp" => map(Map::Exp),
-            "log" => map(Map::Log),
-            "log1p" => map(Map::Log1p),
-            "sqrt" => map(Map::Sqrt),
-            "abs" => map(Map::Abs),
-            "sin" => map(Map::Sin),
-            "cos" => map(Map::Cos),
-            "tanh" => map(Map::Tanh),
-            "sigmoid" => map(Map::Sigmoid),
-            _ => map(Map::Softplus),
-        };
-        let out_len = if matches!(op, Op::Reduce(_)) { 1 } else { len };
-        self.push_op(op, ids, out_len)
+        }
     }
 }
 
