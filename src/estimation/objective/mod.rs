@@ -9,11 +9,13 @@
 mod ast;
 mod eval;
 pub mod fastmath;
+mod logspace;
 mod parser;
 mod program;
 
 pub use ast::{BinOp, Column, Expr};
 pub use eval::{Outputs, Want, Workspace, sigmoid, softplus};
+pub use logspace::LogInputs;
 pub use parser::{MAX_TREE_DEPTH, ParseLimits, parse};
 pub use program::{Binding, CONSTANTS, FUNCTIONS, OPERATORS, Program};
 
