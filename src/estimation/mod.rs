@@ -51,7 +51,9 @@ pub struct Job {
 
 /// Compiles an objective for a distribution: `x` is a sample, and every
 /// parameter of the distribution may be referenced by name (the differentiated
-/// ones then contribute a direct term ∇θf to the gradient).
+/// ones then contribute a direct term ∇θf to the gradient). For a family drawn
+/// in log space, `log(x)`, `log(x[i])` (and for beta `log(1 - x)`,
+/// `log1p(-x)`) read the exact log values drawn with the sample.
 pub fn compile_objective(
     text: &str,
     dist: &dyn Distribution,
@@ -75,11 +77,18 @@ pub fn compile_objective(
             }
         })
         .collect();
-    Program::compile(
+    // A family drawn in log space supplies log x (beta also log(1 − x)) exactly.
+    let logs = match dist.log_space() {
+        None => objective::LogInputs::None,
+        Some(l) if l.carries_log1m() => objective::LogInputs::LogXAndLog1mX,
+        Some(_) => objective::LogInputs::LogX,
+    };
+    Program::compile_with_logs(
         &expr,
         dist.dim(),
         &bindings,
         distributions::grad_len(dist),
         max_elements,
+        logs,
     )
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use thiserror::Error;
 
-use super::distributions::{Constraint, Distribution, grad_len};
+use super::distributions::{Constraint, Distribution, grad_len, log_len};
 use super::estimators::score_function;
 use super::estimators::{Baseline, Estimator, EstimatorKind};
 use super::objective::{Want, Workspace};
@@ -91,6 +91,9 @@ pub struct Diagnostics {
     pub elapsed_ms: f64,
     pub samples_per_second: f64,
     pub non_finite: u64,
+    /// Samples with an entry of x below the smallest normal f64 (0 or a
+    /// subnormal; drawn exactly only in log space) where f reads x itself.
+    pub underflow: u64,
     pub sample_mean: Vec<f64>,
     pub sample_variance: Vec<f64>,
     /// The baseline applied, per gradient component (score function only).
@@ -186,6 +189,7 @@ struct ChunkOut {
     f: Moments,
     x: Vec<Moments>,
     non_finite: u64,
+    underflow: u64,
     /// Some squares overflowed (values beyond about 1e154).
     overflow: bool,
 }
@@ -371,6 +375,7 @@ pub fn run_with_threads(
                 elapsed_ms: elapsed * 1e3,
                 samples_per_second: 0.0,
                 non_finite: 0,
+                underflow: 0,
                 sample_mean: exact.x_mean,
                 sample_variance: exact.x_variance,
                 baseline: None,
@@ -385,7 +390,7 @@ pub fn run_with_threads(
     }
 
     let aux = aux_len(job);
-    let per_sample = d + aux + 3 * p + job.objective.floats_per_sample();
+    let per_sample = d + aux + log_len(dist) + 3 * p + job.objective.floats_per_sample();
     let plan = Plan::new(job.samples, per_sample, 6 * p + 3 * d);
     let threads = threads
         .min(plan.chunks)
@@ -407,12 +412,14 @@ pub fn run_with_threads(
     let mut f = Moments::default();
     let mut xs = vec![Moments::default(); d];
     let mut non_finite = 0;
+    let mut underflow = 0;
     for o in &outs {
         f.merge(&o.f);
         for (a, b) in xs.iter_mut().zip(&o.x) {
             a.merge(b);
         }
         non_finite += o.non_finite;
+        underflow += o.underflow;
     }
     // With (nearly) every sample dropped there is nothing to estimate from: a
     // gradient of 0 ± 0 would claim certainty that no sample supports.
@@ -488,6 +495,16 @@ pub fn run_with_threads(
              the estimate covers the rest only"
         ));
     }
+    if underflow > 0 {
+        warnings.push(format!(
+            "{underflow} of {} samples had an entry of x below 2.2e-308 (the smallest normal \
+             64-bit float), so x holds 0 or a subnormal there while the objective uses x itself: \
+             f and its gradient saw the rounded x at those samples. log(x), log(x[i]) (and for \
+             beta log(1 - x), log1p(-x)) read the exact value drawn in log space; write f \
+             through them where it matters (such as 1/x or x^-k)",
+            job.samples
+        ));
+    }
     if outs.iter().any(|o| o.overflow) {
         warnings.push(
             "some values are so large (beyond about 1e154) that their squares overflow 64-bit \
@@ -525,6 +542,7 @@ pub fn run_with_threads(
             elapsed_ms: elapsed * 1e3,
             samples_per_second: job.samples as f64 / elapsed.max(1e-9),
             non_finite,
+            underflow,
             sample_mean: xs.iter().map(|m| m.mean).collect(),
             sample_variance: xs.iter().map(Moments::variance).collect(),
             baseline: baseline_report,
@@ -590,6 +608,8 @@ fn aux_len(job: &Job) -> usize {
 struct Buffers {
     x: Vec<f64>,
     aux: Vec<f64>,
+    /// Exact log values of the samples, for a family drawn in log space.
+    logx: Vec<f64>,
     u: Vec<f64>,
     v: Vec<f64>,
     f: Vec<f64>,
@@ -614,6 +634,7 @@ impl Scratch {
             buf: Buffers {
                 x: vec![0.0; cap * d],
                 aux: vec![0.0; cap * aux_len(job)],
+                logx: vec![0.0; cap * log_len(dist)],
                 u: vec![0.0; cap * p],
                 v: vec![0.0; cap * p],
                 f: vec![0.0; cap],
@@ -636,7 +657,6 @@ fn run_chunk(
     let prog = &job.objective;
     let (d, p) = (dist.dim(), grad_len(dist));
     let Scratch { ws, buf } = scratch;
-    let direct = prog.has_direct_gradient();
     let mut out = ChunkOut {
         terms: vec![CoMoments::default(); p],
         ..ChunkOut::default()
@@ -648,7 +668,6 @@ fn run_chunk(
     let mut used_x = 0u64;
     // For small d, exact per-batch moments of each coordinate instead.
     let mut xm_small = vec![Moments::default(); if d <= 4 { d } else { 0 }];
-    let mut use_v = false;
     let mut stats = Vec::with_capacity(p + 1);
     for b in plan.batches(plan.chunk_len(c)) {
         if controls.cancel.load(Ordering::Relaxed) {
@@ -660,74 +679,12 @@ fn run_chunk(
                 total: job.samples,
             });
         }
-        let x = &mut buf.x[..b * d];
-        let u = &mut buf.u[..b * p];
-        let f = &mut buf.f[..b];
-        match job.estimator {
-            Estimator::ScoreFunction { baseline } => {
-                dist.sample(&mut rng, x);
-                let o = prog.eval(
-                    ws,
-                    x,
-                    b,
-                    Want {
-                        grad_x: false,
-                        grad_theta: direct,
-                    },
-                );
-                f.copy_from_slice(o.f);
-                let s = &mut buf.v[..b * p];
-                dist.score(x, s);
-                let base: &[f64] = match baseline {
-                    Baseline::None | Baseline::Optimal => &[],
-                    Baseline::Constant(ref v) => std::slice::from_ref(v),
-                    Baseline::LeaveOneOut => {
-                        score_function::leave_one_out(f, &mut buf.base[..b]);
-                        &buf.base[..b]
-                    }
-                };
-                score_function::terms(f, base, s, direct.then_some(o.grad_theta), u);
-                use_v = baseline == Baseline::Optimal;
-            }
-            Estimator::Reparameterization => {
-                let rep = dist.reparameterized().ok_or_else(|| {
-                    RunError::Unsupported("this family has no reparameterization".to_string())
-                })?;
-                let aux = &mut buf.aux[..b * rep.aux_len()];
-                rep.rsample(&mut rng, x, aux);
-                let o = prog.eval(
-                    ws,
-                    x,
-                    b,
-                    Want {
-                        grad_x: true,
-                        grad_theta: direct,
-                    },
-                );
-                f.copy_from_slice(o.f);
-                rep.pullback(x, aux, o.grad_x, u);
-                add_direct(u, direct.then_some(o.grad_theta));
-            }
-            Estimator::GumbelSoftmax { temperature, hard } => {
-                let rel = dist.relaxed().ok_or_else(|| {
-                    RunError::Unsupported("this family has no relaxation".to_string())
-                })?;
-                let aux = &mut buf.aux[..b * rel.relaxed_aux_len()];
-                rel.relaxed_sample(&mut rng, temperature, hard, x, aux);
-                let o = prog.eval(
-                    ws,
-                    x,
-                    b,
-                    Want {
-                        grad_x: true,
-                        grad_theta: direct,
-                    },
-                );
-                f.copy_from_slice(o.f);
-                rel.relaxed_pullback(temperature, aux, o.grad_x, u);
-                add_direct(u, direct.then_some(o.grad_theta));
-            }
-            Estimator::Exact => unreachable!("exact enumeration does not sample"),
+        let use_v = draw_batch(job, &mut rng, ws, buf, b)?;
+        if dist.log_space().is_some() && prog.reads_x() {
+            out.underflow += buf.x[..b * d]
+                .chunks_exact(d)
+                .filter(|row| row.iter().any(|v| v.abs() < f64::MIN_POSITIVE))
+                .count() as u64;
         }
         // Summaries of the batch; a non-finite value anywhere makes a summary
         // non-finite, and only then does the slow path look for it.
@@ -804,6 +761,129 @@ fn run_chunk(
         _ => vec![Moments::default(); d],
     };
     Ok(out)
+}
+
+/// Draws a batch of `b` samples and writes f and the per-sample gradient terms
+/// u (and, for the score function, the scores v) into `buf`; returns whether v
+/// holds scores for the optimal baseline. A family drawn in log space draws
+/// its exact log values beside x: the objective reads them for `log(x)`, and
+/// the score and the pathwise pullback use them, so no underflowed x enters.
+fn draw_batch(
+    job: &Job,
+    rng: &mut SampleRng,
+    ws: &mut Workspace,
+    buf: &mut Buffers,
+    b: usize,
+) -> Result<bool, RunError> {
+    let dist = job.distribution.as_ref();
+    match job.estimator {
+        Estimator::ScoreFunction { baseline } => {
+            score_batch(job, rng, ws, buf, b, baseline);
+            Ok(baseline == Baseline::Optimal)
+        }
+        Estimator::Reparameterization => {
+            pathwise_batch(job, rng, ws, buf, b)?;
+            Ok(false)
+        }
+        Estimator::GumbelSoftmax { temperature, hard } => {
+            let rel = dist.relaxed().ok_or_else(|| {
+                RunError::Unsupported("this family has no relaxation".to_string())
+            })?;
+            let (d, p) = (dist.dim(), grad_len(dist));
+            let direct = job.objective.has_direct_gradient();
+            let (x, u) = (&mut buf.x[..b * d], &mut buf.u[..b * p]);
+            let aux = &mut buf.aux[..b * rel.relaxed_aux_len()];
+            rel.relaxed_sample(rng, temperature, hard, x, aux);
+            let want = Want {
+                grad_x: true,
+                grad_theta: direct,
+            };
+            let o = job.objective.eval(ws, x, b, want);
+            buf.f[..b].copy_from_slice(o.f);
+            rel.relaxed_pullback(temperature, aux, o.grad_x, u);
+            add_direct(u, direct.then_some(o.grad_theta));
+            Ok(false)
+        }
+        Estimator::Exact => unreachable!("exact enumeration does not sample"),
+    }
+}
+
+/// Score-function terms of a batch: f, the scores into v, u = ∇θf + (f − b)·s.
+fn score_batch(
+    job: &Job,
+    rng: &mut SampleRng,
+    ws: &mut Workspace,
+    buf: &mut Buffers,
+    b: usize,
+    baseline: Baseline,
+) {
+    let dist = job.distribution.as_ref();
+    let (d, p) = (dist.dim(), grad_len(dist));
+    let direct = job.objective.has_direct_gradient();
+    let x = &mut buf.x[..b * d];
+    let logx = &mut buf.logx[..b * log_len(dist)];
+    match dist.log_space() {
+        Some(l) => l.sample_log(rng, x, logx),
+        None => dist.sample(rng, x),
+    }
+    let want = Want {
+        grad_x: false,
+        grad_theta: direct,
+    };
+    let o = job.objective.eval_logs(ws, x, logx, b, want);
+    let f = &mut buf.f[..b];
+    f.copy_from_slice(o.f);
+    let s = &mut buf.v[..b * p];
+    match dist.log_space() {
+        Some(l) => l.score_log(x, logx, s),
+        None => dist.score(x, s),
+    }
+    let base: &[f64] = match baseline {
+        Baseline::None | Baseline::Optimal => &[],
+        Baseline::Constant(ref c) => std::slice::from_ref(c),
+        Baseline::LeaveOneOut => {
+            score_function::leave_one_out(f, &mut buf.base[..b]);
+            &buf.base[..b]
+        }
+    };
+    let u = &mut buf.u[..b * p];
+    score_function::terms(f, base, s, direct.then_some(o.grad_theta), u);
+}
+
+/// Pathwise terms of a batch: f, and u = ∇θf + (∂x/∂θ)ᵀ∇ₓf (in log space, with
+/// ∂f/∂(log x), for a family drawn there).
+fn pathwise_batch(
+    job: &Job,
+    rng: &mut SampleRng,
+    ws: &mut Workspace,
+    buf: &mut Buffers,
+    b: usize,
+) -> Result<(), RunError> {
+    let dist = job.distribution.as_ref();
+    let rep = dist.reparameterized().ok_or_else(|| {
+        RunError::Unsupported("this family has no reparameterization".to_string())
+    })?;
+    let (d, p) = (dist.dim(), grad_len(dist));
+    let direct = job.objective.has_direct_gradient();
+    let (x, u) = (&mut buf.x[..b * d], &mut buf.u[..b * p]);
+    let aux = &mut buf.aux[..b * rep.aux_len()];
+    let logx = &mut buf.logx[..b * log_len(dist)];
+    match dist.log_space() {
+        Some(l) => l.rsample_log(rng, x, aux, logx),
+        None => rep.rsample(rng, x, aux),
+    }
+    let want = Want {
+        grad_x: true,
+        grad_theta: direct,
+    };
+    let o = job.objective.eval_logs(ws, x, logx, b, want);
+    buf.f[..b].copy_from_slice(o.f);
+    match dist.log_space() {
+        Some(l) => l.pullback_log(x, aux, o.grad_x, o.grad_log, u),
+        None => rep.pullback(x, aux, o.grad_x, u),
+    }
+    add_direct(u, direct.then_some(o.grad_theta));
+    Ok(())
 }
 
 fn add_direct(u: &mut [f64], direct: Option<&[f64]>) {

@@ -1058,6 +1058,12 @@ pub struct DiagnosticsOut {
     /// Samples dropped because f or a gradient term was not finite
     /// (with `on_non_finite: skip`).
     pub non_finite: u64,
+    /// Samples with an entry of x below 2.2e-308, the smallest normal 64-bit
+    /// float (so x holds 0 or a subnormal there), where the objective uses x
+    /// itself (gamma, beta and dirichlet, which are drawn in log space; a
+    /// warning then says so). `log(x)`, `log(x[i])` and, for beta,
+    /// `log(1 - x)`, `log1p(-x)` read the exact log-space value and never count.
+    pub underflow: u64,
     /// Mean of each component of x over the samples (`null` where it is not finite).
     #[schema(value_type = Vec<Option<f64>>)]
     pub sample_mean: Vec<f64>,
@@ -1124,6 +1130,7 @@ impl From<&Estimate> for EstimateResponse {
                 elapsed_ms: d.elapsed_ms,
                 samples_per_second: d.samples_per_second,
                 non_finite: d.non_finite,
+                underflow: d.underflow,
                 sample_mean: d.sample_mean.clone(),
                 sample_variance: d.sample_variance.clone(),
                 baseline: d.baseline.as_deref().map(by),

@@ -357,6 +357,7 @@ async fn a_result_has_the_documented_shape() {
         "elapsed_ms",
         "samples_per_second",
         "non_finite",
+        "underflow",
         "chunks",
     ] {
         assert!(d[key].is_number(), "diagnostics.{key} in {r}");

@@ -1,28 +1,37 @@
 //! Independent beta components, x = G₁/(G₁ + G₀) with Gᵢ ~ Gamma(αᵢ, 1)
-//! (α₁ = `concentration1`, α₀ = `concentration0`, as in torch.distributions).
+//! (α₁ = `concentration1`, α₀ = `concentration0`, as in torch.distributions),
+//! drawn in log space.
 //!
 //! # Density
 //! log p(x) = (α₁ − 1) log x + (α₀ − 1) log(1 − x) − log B(α₁, α₀),  0 < x < 1
 //!
 //! # Score
 //! s_α₁ = log x − ψ(α₁) + ψ(α₁ + α₀),   s_α₀ = log(1 − x) − ψ(α₀) + ψ(α₁ + α₀)
-//!
-//! # Pathwise (implicit reparameterization through the gammas)
-//! With S = G₁ + G₀ and ∂Gᵢ/∂αᵢ from [`gamma_dx_dalpha`]:
-//! ∂x/∂α₁ = (G₀/S)·(∂G₁/∂α₁)/S,   ∂x/∂α₀ = −(G₁/S)·(∂G₀/∂α₀)/S.
+//! (both logs are the exact log-space values).
 //!
 //! # Sampling
-//! The gammas are clamped below at the smallest normal f64 (see
-//! [`super::gamma`]), and x to [2.2e-308, 1 − 2⁻⁵³] so that both logs in the
-//! score stay finite.
+//! (Gᵢ, log Gᵢ) from [`StandardGamma`], L = logaddexp(log G₁, log G₀) = log(G₁ + G₀):
+//! log x = log G₁ − L,  log(1 − x) = log G₀ − L,  x = exp(log x).
+//! Nothing is clamped: a draw with x (or 1 − x) below 10⁻³⁰⁸ keeps both logs exact.
+//!
+//! # Pathwise (implicit reparameterization through the gammas)
+//! With ∂(log Gᵢ)/∂αᵢ from [`gamma_dlogx_dalpha`] (finite where Gᵢ underflows),
+//! ∂(log x)/∂(log G₁) = 1 − x, ∂(log(1 − x))/∂(log G₁) = −x, and the opposite for G₀.
+//! With u = ∂f/∂x, w₁ = ∂f/∂(log x), w₀ = ∂f/∂(log(1 − x)):
+//!
+//! ```text
+//!   A = u·x(1 − x) + w₁(1 − x) − w₀x,
+//!   ∂f/∂α₁ = A · ∂(log G₁)/∂α₁,   ∂f/∂α₀ = −A · ∂(log G₀)/∂α₀,
+//! ```
+//!
+//! with x and 1 − x both taken from their logs, so neither loses digits near 0 or 1.
 
-use rand_distr::Gamma as GammaSampler;
 use statrs::function::gamma::digamma;
 
-use super::gamma::{standard_gamma, standard_gammas};
-use super::implicit_gamma::gamma_dx_dalpha;
+use super::implicit_gamma::gamma_dlogx_dalpha;
+use super::standard_gamma::{StandardGamma, logaddexp, standard_gammas};
 use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
+    Constraint, Distribution, FamilyInfo, LogSpace, Param, ParamError, ParamInput, ParamSpec,
     Reparameterized, Shape, vector,
 };
 use crate::estimation::SampleRng;
@@ -32,7 +41,9 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "beta",
     doc: "Independent beta components: density x^(α₁−1)(1−x)^(α₀−1)/B(α₁, α₀) on (0, 1) with \
           α₁ = concentration1, α₀ = concentration0. Mean α₁/(α₁+α₀). Pathwise by implicit \
-          reparameterization through two gammas. x is a vector with one entry per component.",
+          reparameterization through two gammas. x is a vector with one entry per component. \
+          Drawn in log space: log(x), log(x[i]), log(1 - x) and log1p(-x) in the objective are \
+          exact even where x or 1 − x underflows (small concentrations).",
     params: &[
         ParamSpec {
             name: "concentration1",
@@ -59,9 +70,6 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     build,
 };
 
-/// Largest x drawn: 1 − 2⁻⁵³, so that log(1 − x) is finite.
-const X_MAX: f64 = 1.0 - f64::EPSILON / 2.0;
-
 fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
     let (a1, a0) = (
         vector(input, "concentration1"),
@@ -81,17 +89,12 @@ pub struct Beta {
     /// ψ(α₁ + α₀) − ψ(α₁) and ψ(α₁ + α₀) − ψ(α₀), the constant parts of the score.
     shift1: Vec<f64>,
     shift0: Vec<f64>,
-    s1: Vec<GammaSampler<f64>>,
-    s0: Vec<GammaSampler<f64>>,
+    s1: Vec<StandardGamma>,
+    s0: Vec<StandardGamma>,
 }
 
 impl Beta {
-    fn new(
-        a1: Vec<f64>,
-        a0: Vec<f64>,
-        s1: Vec<GammaSampler<f64>>,
-        s0: Vec<GammaSampler<f64>>,
-    ) -> Self {
+    fn new(a1: Vec<f64>, a0: Vec<f64>, s1: Vec<StandardGamma>, s0: Vec<StandardGamma>) -> Self {
         let psi_sum: Vec<f64> = a1.iter().zip(&a0).map(|(p, q)| digamma(p + q)).collect();
         let shift1 = a1
             .iter()
@@ -117,19 +120,54 @@ impl Beta {
         }
     }
 
-    /// Draws (G₁, G₀) into `gammas` (when given, two per entry) and x into x.
-    fn draw(&self, rng: &mut SampleRng, x: &mut [f64], mut gammas: Option<&mut [f64]>) {
+    /// Draws x into x, (log G₁, log G₀) into `gammas` (two per entry) and the
+    /// log values (log x, then log(1 − x), per row) into `logx`, each when given.
+    fn draw(
+        &self,
+        rng: &mut SampleRng,
+        x: &mut [f64],
+        mut gammas: Option<&mut [f64]>,
+        mut logx: Option<&mut [f64]>,
+    ) {
         let d = self.a1.len();
         for (r, xr) in x.chunks_exact_mut(d).enumerate() {
             for (i, (v, (s1, s0))) in xr.iter_mut().zip(self.s1.iter().zip(&self.s0)).enumerate() {
-                let g1 = standard_gamma(s1, rng);
-                let g0 = standard_gamma(s0, rng);
-                *v = (g1 / (g1 + g0)).clamp(f64::MIN_POSITIVE, X_MAX);
+                let (_, l1) = s1.sample(rng);
+                let (_, l0) = s0.sample(rng);
+                let total = logaddexp(l1, l0);
+                let lx = l1 - total;
+                *v = lx.exp();
                 if let Some(a) = gammas.as_deref_mut() {
                     let k = 2 * (r * d + i);
-                    a[k] = g1;
-                    a[k + 1] = g0;
+                    a[k] = l1;
+                    a[k + 1] = l0;
                 }
+                if let Some(l) = logx.as_deref_mut() {
+                    l[2 * r * d + i] = lx;
+                    l[(2 * r + 1) * d + i] = l0 - total;
+                }
+            }
+        }
+    }
+
+    /// The score with the logs from `logx`, or from x itself when `logx` is empty.
+    fn score_with(&self, x: &[f64], logx: &[f64], s: &mut [f64]) {
+        let d = self.dim();
+        let b = x.len() / d;
+        let (s_1, s_0) = s.split_at_mut(d * b);
+        for i in 0..d {
+            let (c1, c0) = (self.shift1[i], self.shift0[i]);
+            let o1 = &mut s_1[i * b..(i + 1) * b];
+            let o0 = &mut s_0[i * b..(i + 1) * b];
+            for r in 0..b {
+                let (lx, l1mx) = if logx.is_empty() {
+                    let v = x[r * d + i];
+                    (v.ln(), (-v).ln_1p())
+                } else {
+                    (logx[2 * r * d + i], logx[(2 * r + 1) * d + i])
+                };
+                o1[r] = lx + c1;
+                o0[r] = l1mx + c0;
             }
         }
     }
@@ -149,40 +187,56 @@ impl Distribution for Beta {
     }
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
-        self.draw(rng, x, None);
+        self.draw(rng, x, None, None);
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
-        let d = self.dim();
-        let b = x.len() / d;
-        let (s_1, s_0) = s.split_at_mut(d * b);
-        for i in 0..d {
-            let (c1, c0) = (self.shift1[i], self.shift0[i]);
-            let o1 = &mut s_1[i * b..(i + 1) * b];
-            let o0 = &mut s_0[i * b..(i + 1) * b];
-            for r in 0..b {
-                let v = x[r * d + i];
-                o1[r] = v.ln() + c1;
-                o0[r] = (-v).ln_1p() + c0;
-            }
-        }
+        self.score_with(x, &[], s);
     }
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
         Some(self)
     }
+
+    fn log_space(&self) -> Option<&dyn LogSpace> {
+        Some(self)
+    }
 }
 
 impl Reparameterized for Beta {
+    /// (log G₁, log G₀) per entry.
     fn aux_len(&self) -> usize {
         2 * self.dim()
     }
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
-        self.draw(rng, x, Some(aux));
+        self.draw(rng, x, Some(aux), None);
     }
 
-    fn pullback(&self, _x: &[f64], gammas: &[f64], gx: &[f64], g: &mut [f64]) {
+    fn pullback(&self, x: &[f64], gammas: &[f64], gx: &[f64], g: &mut [f64]) {
+        self.pullback_log(x, gammas, gx, &[], g);
+    }
+}
+
+impl LogSpace for Beta {
+    fn carries_log1m(&self) -> bool {
+        true
+    }
+
+    fn sample_log(&self, rng: &mut SampleRng, x: &mut [f64], logx: &mut [f64]) {
+        self.draw(rng, x, None, Some(logx));
+    }
+
+    fn score_log(&self, x: &[f64], logx: &[f64], s: &mut [f64]) {
+        self.score_with(x, logx, s);
+    }
+
+    fn rsample_log(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64], logx: &mut [f64]) {
+        self.draw(rng, x, Some(aux), Some(logx));
+    }
+
+    /// A = u·x(1 − x) + w₁(1 − x) − w₀x; ∂f/∂α₁ = A·∂(log G₁)/∂α₁, ∂f/∂α₀ = −A·∂(log G₀)/∂α₀.
+    fn pullback_log(&self, _x: &[f64], gammas: &[f64], gx: &[f64], glog: &[f64], g: &mut [f64]) {
         let d = self.dim();
         let b = gx.len() / d;
         let (g_1, g_0) = g.split_at_mut(d * b);
@@ -192,11 +246,17 @@ impl Reparameterized for Beta {
             let o0 = &mut g_0[i * b..(i + 1) * b];
             for r in 0..b {
                 let k = r * d + i;
-                let (g1, g0) = (gammas[2 * k], gammas[2 * k + 1]);
-                let inv_s = 1.0 / (g1 + g0);
-                let v = gx[k];
-                o1[r] = v * (g0 * inv_s) * (gamma_dx_dalpha(g1, a1) * inv_s);
-                o0[r] = -v * (g1 * inv_s) * (gamma_dx_dalpha(g0, a0) * inv_s);
+                let (l1, l0) = (gammas[2 * k], gammas[2 * k + 1]);
+                let total = logaddexp(l1, l0);
+                let (x1, x0) = ((l1 - total).exp(), (l0 - total).exp());
+                let (w1, w0) = if glog.is_empty() {
+                    (0.0, 0.0)
+                } else {
+                    (glog[2 * r * d + i], glog[(2 * r + 1) * d + i])
+                };
+                let a = gx[k] * x1 * x0 + w1 * x0 - w0 * x1;
+                o1[r] = a * gamma_dlogx_dalpha(l1, a1);
+                o0[r] = -a * gamma_dlogx_dalpha(l0, a0);
             }
         }
     }

@@ -1,27 +1,29 @@
 //! The Dirichlet distribution on the simplex: one K-vector per draw,
-//! xᵢ = Gᵢ/S with Gᵢ ~ Gamma(αᵢ, 1) and S = Σⱼ Gⱼ (D = P = K).
+//! xᵢ = Gᵢ/S with Gᵢ ~ Gamma(αᵢ, 1) and S = Σⱼ Gⱼ (D = P = K), drawn in log space.
 //!
 //! # Density
 //! log p(x) = Σᵢ (αᵢ − 1) log xᵢ + lnΓ(α₀) − Σᵢ lnΓ(αᵢ),  α₀ = Σᵢ αᵢ
 //!
 //! # Score
-//! s_αⱼ = log xⱼ − ψ(αⱼ) + ψ(α₀)
-//!
-//! # Pathwise (implicit reparameterization through the gammas)
-//! ∂xᵢ/∂Gⱼ = (δᵢⱼ − xᵢ)/S, and ∂Gⱼ/∂αⱼ from [`gamma_dx_dalpha`], so with u = ∇ₓf:
-//! ∂f/∂αⱼ = (uⱼ − Σᵢ uᵢxᵢ)·(∂Gⱼ/∂αⱼ)/S.
+//! s_αⱼ = log xⱼ − ψ(αⱼ) + ψ(α₀)  (log xⱼ the exact log-space value)
 //!
 //! # Sampling
-//! The gammas are clamped below at the smallest normal f64 (see [`super::gamma`]),
-//! and so is each xᵢ, so that log xᵢ stays finite.
+//! (Gᵢ, log Gᵢ) from [`StandardGamma`], L = logsumexp(log G) = log S:
+//! log xᵢ = log Gᵢ − L,  xᵢ = exp(log xᵢ). Nothing is clamped: an entry below
+//! 10⁻³⁰⁸ (0 or subnormal in f64) keeps its log exact.
+//!
+//! # Pathwise (implicit reparameterization through the gammas)
+//! ∂(log xᵢ)/∂(log Gⱼ) = δᵢⱼ − xⱼ, and ∂(log Gⱼ)/∂αⱼ from [`gamma_dlogx_dalpha`]
+//! (finite where Gⱼ underflows). With u = ∇ₓf and w = ∂f/∂(log x), the total
+//! derivative along log xᵢ is vᵢ = uᵢxᵢ + wᵢ, and
+//! ∂f/∂αⱼ = (vⱼ − xⱼ Σᵢ vᵢ)·∂(log Gⱼ)/∂αⱼ.
 
-use rand_distr::Gamma as GammaSampler;
 use statrs::function::gamma::digamma;
 
-use super::gamma::{standard_gamma, standard_gammas};
-use super::implicit_gamma::gamma_dx_dalpha;
+use super::implicit_gamma::gamma_dlogx_dalpha;
+use super::standard_gamma::{StandardGamma, standard_gammas};
 use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
+    Constraint, Distribution, FamilyInfo, LogSpace, Param, ParamError, ParamInput, ParamSpec,
     Reparameterized, Shape, vector,
 };
 use crate::estimation::SampleRng;
@@ -31,7 +33,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "dirichlet",
     doc: "Dirichlet distribution on the simplex with concentration α (K ≥ 2 entries): x is one \
           probability vector of length K per draw. Mean α/Σα. Pathwise by implicit \
-          reparameterization through K gammas.",
+          reparameterization through K gammas. Drawn in log space: log(x) and log(x[i]) in the \
+          objective are exact even where an entry underflows (small α).",
     params: &[ParamSpec {
         name: "concentration",
         shape: Shape::Vector,
@@ -70,11 +73,11 @@ pub struct Dirichlet {
     alpha: Vec<f64>,
     /// ψ(α₀) − ψ(αⱼ), the constant part of s_αⱼ.
     shift: Vec<f64>,
-    samplers: Vec<GammaSampler<f64>>,
+    samplers: Vec<StandardGamma>,
 }
 
 impl Dirichlet {
-    fn new(alpha: Vec<f64>, samplers: Vec<GammaSampler<f64>>) -> Self {
+    fn new(alpha: Vec<f64>, samplers: Vec<StandardGamma>) -> Self {
         let psi_total = digamma(alpha.iter().sum());
         let shift = alpha.iter().map(|a| psi_total - digamma(*a)).collect();
         Dirichlet {
@@ -85,21 +88,46 @@ impl Dirichlet {
         }
     }
 
-    /// Draws the gammas into `gammas` (when given) and x into x.
-    fn draw(&self, rng: &mut SampleRng, x: &mut [f64], mut gammas: Option<&mut [f64]>) {
+    /// Draws x into x, log G into `gammas` and log x into `logx` (each when
+    /// given). The row of x holds log G until it is normalised, so nothing
+    /// else is needed.
+    fn draw(
+        &self,
+        rng: &mut SampleRng,
+        x: &mut [f64],
+        mut gammas: Option<&mut [f64]>,
+        mut logx: Option<&mut [f64]>,
+    ) {
         let k = self.alpha.len();
         for (r, xr) in x.chunks_exact_mut(k).enumerate() {
-            let mut total = 0.0;
+            let mut top = f64::NEG_INFINITY;
             for (v, s) in xr.iter_mut().zip(&self.samplers) {
-                *v = standard_gamma(s, rng);
-                total += *v;
+                *v = s.sample(rng).1;
+                top = top.max(*v);
             }
             if let Some(a) = gammas.as_deref_mut() {
                 a[r * k..(r + 1) * k].copy_from_slice(xr);
             }
-            let inv = 1.0 / total;
-            for v in xr.iter_mut() {
-                *v = (*v * inv).max(f64::MIN_POSITIVE);
+            let total = top + xr.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+            for (j, v) in xr.iter_mut().enumerate() {
+                let lx = *v - total;
+                if let Some(l) = logx.as_deref_mut() {
+                    l[r * k + j] = lx;
+                }
+                *v = lx.exp();
+            }
+        }
+    }
+
+    /// The score with log x from `logx`, or from x itself when `logx` is empty.
+    fn score_with(&self, x: &[f64], logx: &[f64], s: &mut [f64]) {
+        let k = self.dim();
+        let b = x.len() / k;
+        for j in 0..k {
+            let c = self.shift[j];
+            for (r, o) in s[j * b..(j + 1) * b].iter_mut().enumerate() {
+                let i = r * k + j;
+                *o = if logx.is_empty() { x[i].ln() } else { logx[i] } + c;
             }
         }
     }
@@ -119,44 +147,61 @@ impl Distribution for Dirichlet {
     }
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
-        self.draw(rng, x, None);
+        self.draw(rng, x, None, None);
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
-        let k = self.dim();
-        let b = x.len() / k;
-        for j in 0..k {
-            let c = self.shift[j];
-            for (r, o) in s[j * b..(j + 1) * b].iter_mut().enumerate() {
-                *o = x[r * k + j].ln() + c;
-            }
-        }
+        self.score_with(x, &[], s);
     }
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
         Some(self)
     }
+
+    fn log_space(&self) -> Option<&dyn LogSpace> {
+        Some(self)
+    }
 }
 
 impl Reparameterized for Dirichlet {
+    /// log Gⱼ per entry.
     fn aux_len(&self) -> usize {
         self.dim()
     }
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
-        self.draw(rng, x, Some(aux));
+        self.draw(rng, x, Some(aux), None);
     }
 
-    fn pullback(&self, _x: &[f64], gammas: &[f64], gx: &[f64], g: &mut [f64]) {
+    fn pullback(&self, x: &[f64], gammas: &[f64], gx: &[f64], g: &mut [f64]) {
+        self.pullback_log(x, gammas, gx, &[], g);
+    }
+}
+
+impl LogSpace for Dirichlet {
+    fn sample_log(&self, rng: &mut SampleRng, x: &mut [f64], logx: &mut [f64]) {
+        self.draw(rng, x, None, Some(logx));
+    }
+
+    fn score_log(&self, x: &[f64], logx: &[f64], s: &mut [f64]) {
+        self.score_with(x, logx, s);
+    }
+
+    fn rsample_log(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64], logx: &mut [f64]) {
+        self.draw(rng, x, Some(aux), Some(logx));
+    }
+
+    /// vᵢ = uᵢxᵢ + wᵢ; ∂f/∂αⱼ = (vⱼ − xⱼ Σᵢ vᵢ)·∂(log Gⱼ)/∂αⱼ.
+    fn pullback_log(&self, x: &[f64], gammas: &[f64], gx: &[f64], glog: &[f64], g: &mut [f64]) {
         let k = self.dim();
         let b = gx.len() / k;
+        let v_at = |i: usize| gx[i] * x[i] + glog.get(i).copied().unwrap_or(0.0);
         for r in 0..b {
-            let (gr, ur) = (&gammas[r * k..(r + 1) * k], &gx[r * k..(r + 1) * k]);
-            let inv_s = 1.0 / gr.iter().sum::<f64>();
-            // Σᵢ uᵢxᵢ with x recomputed from the gammas (unclamped, exact chain rule).
-            let ux: f64 = ur.iter().zip(gr).map(|(u, g)| u * g).sum::<f64>() * inv_s;
-            for j in 0..k {
-                g[j * b + r] = (ur[j] - ux) * gamma_dx_dalpha(gr[j], self.alpha[j]) * inv_s;
+            let row = r * k..(r + 1) * k;
+            let total: f64 = row.clone().map(v_at).sum();
+            for (j, i) in row.enumerate() {
+                g[j * b + r] =
+                    (v_at(i) - x[i] * total) * gamma_dlogx_dalpha(gammas[i], self.alpha[j]);
             }
         }
     }

@@ -1,29 +1,35 @@
-//! Independent gamma components with shape α (`concentration`) and rate β, and
-//! the standard-gamma sampler that beta and dirichlet share.
+//! Independent gamma components with shape α (`concentration`) and rate β,
+//! drawn in log space.
 //!
 //! # Density
 //! log p(x) = α log β − lnΓ(α) + (α − 1) log x − βx,  x > 0
 //!
 //! # Score
 //! s_α = log β − ψ(α) + log x,   s_β = α/β − x
+//! (log x is the exact log-space value, never the log of an underflowed x).
 //!
 //! # Pathwise (implicit reparameterization, Figurnov, Mohamed & Mnih 2018)
 //! x = x̃/β with x̃ ~ Gamma(α, 1). Holding the CDF level of x̃ fixed,
-//! ∂x̃/∂α = −(∂F(x̃; α)/∂α)/p(x̃; α) ([`gamma_dx_dalpha`]), so
-//! ∂x/∂α = (∂x̃/∂α)/β,  ∂x/∂β = −x/β.
+//! ∂x̃/∂α = −(∂F(x̃; α)/∂α)/p(x̃; α), carried as
+//! ∂(log x)/∂α = ∂(log x̃)/∂α ([`gamma_dlogx_dalpha`], finite where x̃ underflows) and
+//! ∂(log x)/∂β = −1/β. With u = ∂f/∂x and w = ∂f/∂(log x) (f may use both),
+//! the total derivative along log x is v = u·x + w, and
+//! ∂f/∂α = v·∂(log x̃)/∂α,   ∂f/∂β = −v/β.
 //!
 //! # Sampling
-//! Marsaglia–Tsang (`rand_distr::Gamma`), with x·U^(1/α) from Gamma(α + 1) for
-//! α < 1. Draws are clamped below at the smallest normal f64 (2.2e-308), as in
-//! PyTorch: for α ≳ 0.01 this changes nothing observable (probability < 1e-15
-//! at α = 0.05), for tinier α it keeps log x finite.
+//! x̃ and log x̃ from [`StandardGamma`] (Marsaglia–Tsang for α ≥ 1; for α < 1
+//! the boost log x̃ = log Y + (log U)/α, Y ~ Gamma(α + 1)), then
+//! log x = log x̃ − log β and x = exp(log x). Nothing is clamped: for small α,
+//! x is 0 or subnormal for many draws (about half of them at α = 10⁻³) while
+//! log x stays exact; `log(x)` in an objective reads the exact value, and a
+//! draw that underflows where f uses x itself is counted in the diagnostics.
 
-use rand_distr::{Distribution as _, Gamma as GammaSampler};
 use statrs::function::gamma::digamma;
 
-use super::implicit_gamma::gamma_dx_dalpha;
+use super::implicit_gamma::gamma_dlogx_dalpha;
+use super::standard_gamma::{StandardGamma, standard_gammas};
 use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
+    Constraint, Distribution, FamilyInfo, LogSpace, Param, ParamError, ParamInput, ParamSpec,
     Reparameterized, Shape, vector,
 };
 use crate::estimation::SampleRng;
@@ -33,7 +39,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "gamma",
     doc: "Independent gamma components with shape concentration α and rate β: density \
           β^α x^(α−1) e^(−βx)/Γ(α), x > 0. Mean α/β, variance α/β². Pathwise by implicit \
-          reparameterization. x is a vector with one entry per component.",
+          reparameterization. x is a vector with one entry per component. Drawn in log space: \
+          log(x) and log(x[i]) in the objective are exact even where x underflows (small α).",
     params: &[
         ParamSpec {
             name: "concentration",
@@ -66,28 +73,6 @@ fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
     Ok(Box::new(Gamma::new(alpha, vector(input, "rate"), samplers)))
 }
 
-/// Gamma(αᵢ, 1) samplers, refusing (with a [`ParamError`] at `name`/i) a shape
-/// the sampler does not accept.
-pub(super) fn standard_gammas(
-    alpha: &[f64],
-    name: &str,
-) -> Result<Vec<GammaSampler<f64>>, ParamError> {
-    alpha
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| {
-            GammaSampler::new(a, 1.0)
-                .map_err(|e| ParamError::at(name, i, format!("{name}[{i}] = {a} is invalid: {e}")))
-        })
-        .collect()
-}
-
-/// One Gamma(α, 1) draw, clamped below at the smallest normal f64.
-#[inline]
-pub(super) fn standard_gamma(sampler: &GammaSampler<f64>, rng: &mut SampleRng) -> f64 {
-    sampler.sample(rng).max(f64::MIN_POSITIVE)
-}
-
 /// Independent gammas.
 #[derive(Debug, Clone)]
 pub struct Gamma {
@@ -95,19 +80,17 @@ pub struct Gamma {
     alpha: Vec<f64>,
     rate: Vec<f64>,
     inv_rate: Vec<f64>,
-    /// log β − ψ(α), the constant part of s_α.
-    score_shift: Vec<f64>,
-    samplers: Vec<GammaSampler<f64>>,
+    log_rate: Vec<f64>,
+    /// −ψ(α): s_α = log β − ψ(α) + log x = log x̃ − ψ(α).
+    neg_digamma: Vec<f64>,
+    samplers: Vec<StandardGamma>,
 }
 
 impl Gamma {
-    fn new(alpha: Vec<f64>, rate: Vec<f64>, samplers: Vec<GammaSampler<f64>>) -> Self {
+    fn new(alpha: Vec<f64>, rate: Vec<f64>, samplers: Vec<StandardGamma>) -> Self {
         let inv_rate = rate.iter().map(|r| 1.0 / r).collect();
-        let score_shift = alpha
-            .iter()
-            .zip(&rate)
-            .map(|(a, r)| r.ln() - digamma(*a))
-            .collect();
+        let log_rate = rate.iter().map(|r| r.ln()).collect();
+        let neg_digamma = alpha.iter().map(|a| -digamma(*a)).collect();
         Gamma {
             params: [
                 Param::vector("concentration", alpha.clone()),
@@ -116,21 +99,54 @@ impl Gamma {
             alpha,
             rate,
             inv_rate,
-            score_shift,
+            log_rate,
+            neg_digamma,
             samplers,
         }
     }
 
-    /// Draws x̃ into `std` (when given) and x = x̃/β into x.
-    fn draw(&self, rng: &mut SampleRng, x: &mut [f64], mut std: Option<&mut [f64]>) {
+    /// Draws x into x, log x̃ into `std` and log x into `logx` (each when given).
+    fn draw(
+        &self,
+        rng: &mut SampleRng,
+        x: &mut [f64],
+        mut std: Option<&mut [f64]>,
+        mut logx: Option<&mut [f64]>,
+    ) {
         let d = self.alpha.len();
         for (r, xr) in x.chunks_exact_mut(d).enumerate() {
-            for i in 0..d {
-                let g = standard_gamma(&self.samplers[i], rng);
-                xr[i] = g * self.inv_rate[i];
+            for (i, v) in xr.iter_mut().enumerate() {
+                let (_, lg) = self.samplers[i].sample(rng);
+                let lx = lg - self.log_rate[i];
+                *v = lx.exp();
                 if let Some(s) = std.as_deref_mut() {
-                    s[r * d + i] = g;
+                    s[r * d + i] = lg;
                 }
+                if let Some(l) = logx.as_deref_mut() {
+                    l[r * d + i] = lx;
+                }
+            }
+        }
+    }
+
+    /// The score with log x from `logx`, or from x itself when `logx` is empty.
+    fn score_with(&self, x: &[f64], logx: &[f64], s: &mut [f64]) {
+        let d = self.dim();
+        let b = x.len() / d;
+        let (s_alpha, s_rate) = s.split_at_mut(d * b);
+        for i in 0..d {
+            let (c, a_over_r, lr) = (
+                self.neg_digamma[i],
+                self.alpha[i] / self.rate[i],
+                self.log_rate[i],
+            );
+            let sa = &mut s_alpha[i * b..(i + 1) * b];
+            let sr = &mut s_rate[i * b..(i + 1) * b];
+            for r in 0..b {
+                let k = r * d + i;
+                let lx = if logx.is_empty() { x[k].ln() } else { logx[k] };
+                sa[r] = (lx + lr) + c;
+                sr[r] = a_over_r - x[k];
             }
         }
     }
@@ -150,40 +166,52 @@ impl Distribution for Gamma {
     }
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
-        self.draw(rng, x, None);
+        self.draw(rng, x, None, None);
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
-        let d = self.dim();
-        let b = x.len() / d;
-        let (s_alpha, s_rate) = s.split_at_mut(d * b);
-        for i in 0..d {
-            let (shift, a_over_r) = (self.score_shift[i], self.alpha[i] / self.rate[i]);
-            let sa = &mut s_alpha[i * b..(i + 1) * b];
-            let sr = &mut s_rate[i * b..(i + 1) * b];
-            for r in 0..b {
-                let v = x[r * d + i];
-                sa[r] = shift + v.ln();
-                sr[r] = a_over_r - v;
-            }
-        }
+        self.score_with(x, &[], s);
     }
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
         Some(self)
     }
+
+    fn log_space(&self) -> Option<&dyn LogSpace> {
+        Some(self)
+    }
 }
 
 impl Reparameterized for Gamma {
+    /// log x̃ per entry.
     fn aux_len(&self) -> usize {
         self.dim()
     }
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
-        self.draw(rng, x, Some(aux));
+        self.draw(rng, x, Some(aux), None);
     }
 
-    fn pullback(&self, x: &[f64], std: &[f64], gx: &[f64], g: &mut [f64]) {
+    fn pullback(&self, x: &[f64], aux: &[f64], gx: &[f64], g: &mut [f64]) {
+        self.pullback_log(x, aux, gx, &[], g);
+    }
+}
+
+impl LogSpace for Gamma {
+    fn sample_log(&self, rng: &mut SampleRng, x: &mut [f64], logx: &mut [f64]) {
+        self.draw(rng, x, None, Some(logx));
+    }
+
+    fn score_log(&self, x: &[f64], logx: &[f64], s: &mut [f64]) {
+        self.score_with(x, logx, s);
+    }
+
+    fn rsample_log(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64], logx: &mut [f64]) {
+        self.draw(rng, x, Some(aux), Some(logx));
+    }
+
+    /// v = u·x + w; ∂f/∂α = v·∂(log x̃)/∂α, ∂f/∂β = −v/β.
+    fn pullback_log(&self, x: &[f64], std: &[f64], gx: &[f64], glog: &[f64], g: &mut [f64]) {
         let d = self.dim();
         let b = gx.len() / d;
         let (g_alpha, g_rate) = g.split_at_mut(d * b);
@@ -193,8 +221,9 @@ impl Reparameterized for Gamma {
             let gr = &mut g_rate[i * b..(i + 1) * b];
             for r in 0..b {
                 let k = r * d + i;
-                ga[r] = gx[k] * gamma_dx_dalpha(std[k], a) * ir;
-                gr[r] = -gx[k] * x[k] * ir;
+                let v = gx[k] * x[k] + glog.get(k).copied().unwrap_or(0.0);
+                ga[r] = v * gamma_dlogx_dalpha(std[k], a);
+                gr[r] = -v * ir;
             }
         }
     }

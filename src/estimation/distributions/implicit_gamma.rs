@@ -150,12 +150,47 @@ pub fn gamma_dx_dalpha(x: f64, alpha: f64) -> f64 {
     }
 }
 
+/// d(log x)/dα = (dx/dα)/x for x ~ Gamma(α, 1) at a fixed CDF level, from `log_x` = log x:
+/// the same implicit-reparameterization derivative as [`gamma_dx_dalpha`], but finite and
+/// accurate where x itself underflows (x < 2.2e-308, drawn in log space for small α).
+///
+/// For a normal x it is `gamma_dx_dalpha(x, α)/x`. Below, x < α + 2 always, so the lower series
+/// (branch 1) applies; divided through by x it needs x only in the ratios of its terms:
+///
+/// ```text
+///   d(log x)/dα = Σ_{n≥0} xⁿ/(α)ₙ₊₁ · (ψ(α+n+1) − log x),
+/// ```
+///
+/// whose first term (ψ(α+1) − log x)/α carries all of it once xⁿ underflows (n ≥ 1). With
+/// log x = log Y + (log U)/α from the boost, E[d(log x)/dα] = ψ′(α) holds to the last digit
+/// even at α = 10⁻⁴, where x is 0 in f64 for most draws. (The boost's own pathwise derivative,
+/// d(log Y)/dα at α + 1 minus (log U)/α², is valid too, but depends on (Y, U) rather than on x
+/// alone; this one is its conditional expectation given x, so never noisier.)
+///
+/// NaN for NaN inputs or for α that is not finite and positive; +∞ for log x = −∞.
+pub fn gamma_dlogx_dalpha(log_x: f64, alpha: f64) -> f64 {
+    let x = log_x.exp();
+    if x >= f64::MIN_POSITIVE || log_x.is_nan() || !(alpha > 0.0 && alpha.is_finite()) {
+        return gamma_dx_dalpha(x, alpha) / x;
+    }
+    lower_series_over_x(x, log_x, alpha)
+}
+
 /// dx/dα = Σ_{n≥0} cₙ (ψ(α+n+1) − ln x), cₙ = x^(n+1)/(α)ₙ₊₁ (branch 1). Requires x < α + 1
 /// or x well below α, so that cₙ eventually decays geometrically.
 fn lower_series(x: f64, a: f64) -> f64 {
-    let lx = x.ln();
+    series(x, x.ln(), x / a, a)
+}
+
+/// (dx/dα)/x = Σ_{n≥0} (cₙ/x) (ψ(α+n+1) − lx) with lx = ln x given (x may be 0 or subnormal).
+fn lower_series_over_x(x: f64, lx: f64, a: f64) -> f64 {
+    series(x, lx, 1.0 / a, a)
+}
+
+/// Σ_{n≥0} cₙ (ψ(α+n+1) − lx) with c₀ given and cₙ = cₙ₋₁ · x/(α+n).
+fn series(x: f64, lx: f64, c0: f64, a: f64) -> f64 {
     let mut psi = digamma(a + 1.0); // ψ(α+n+1) for the current n
-    let mut c = x / a; // cₙ
+    let mut c = c0; // cₙ
     let mut sum = c * (psi - lx);
     let mut n = 1.0;
     for _ in 0..MAX_ITER {

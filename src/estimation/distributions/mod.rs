@@ -27,6 +27,7 @@ mod logistic;
 mod mvn;
 mod normal;
 mod poisson;
+mod standard_gamma;
 mod student_t;
 mod uniform;
 
@@ -400,6 +401,12 @@ pub trait Distribution: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The log-space form (gamma, beta, dirichlet): samples drawn in log space,
+    /// with their exact log values, if the family has one.
+    fn log_space(&self) -> Option<&dyn LogSpace> {
+        None
+    }
+
     /// Exact enumeration of the outcomes, if the support is finite.
     fn enumerable(&self) -> Option<&dyn Enumerable> {
         None
@@ -453,6 +460,44 @@ pub trait Reparameterized {
 
     /// Pulls ∇ₓf back to θ: `g[k·b + r] = Σᵢ (∂xᵢ/∂θₖ)(r) · gx[r·D + i]`.
     fn pullback(&self, x: &[f64], aux: &[f64], gx: &[f64], g: &mut [f64]);
+}
+
+/// A family drawn in log space: every sample comes with the exact logarithms
+/// of its entries, also where an entry underflows to 0 or a subnormal in f64
+/// (Gamma(α) for small α puts most of its mass below 10⁻³⁰⁸).
+///
+/// Each sample's log values are a row of [`log_len`] numbers: log xᵢ for every
+/// i (D numbers) and then, if [`LogSpace::carries_log1m`], log(1 − xᵢ) (D more).
+/// Batches are sample-major, like x. The pathwise pullback takes the gradient
+/// with respect to these log values (`glog`, laid out the same way) beside ∇ₓf
+/// and never divides by an x that underflowed.
+pub trait LogSpace {
+    /// Whether log(1 − xᵢ) follows log xᵢ in each row (beta).
+    fn carries_log1m(&self) -> bool {
+        false
+    }
+
+    /// Draws like [`Distribution::sample`] (the same x from the same stream)
+    /// and writes the log values into `logx`.
+    fn sample_log(&self, rng: &mut SampleRng, x: &mut [f64], logx: &mut [f64]);
+
+    /// The score, like [`Distribution::score`], with every log x (and log(1 − x))
+    /// in it taken from the exact `logx`.
+    fn score_log(&self, x: &[f64], logx: &[f64], s: &mut [f64]);
+
+    /// Draws like [`Reparameterized::rsample`] and writes the log values into `logx`.
+    fn rsample_log(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64], logx: &mut [f64]);
+
+    /// Pulls ∇ₓf (`gx`) and the gradient with respect to the log values
+    /// (`glog`; empty when f uses none) back to θ, like [`Reparameterized::pullback`].
+    fn pullback_log(&self, x: &[f64], aux: &[f64], gx: &[f64], glog: &[f64], g: &mut [f64]);
+}
+
+/// Numbers per sample of a distribution's log values: D, 2D with log(1 − x),
+/// 0 for a family not drawn in log space.
+pub fn log_len(d: &dyn Distribution) -> usize {
+    d.log_space()
+        .map_or(0, |l| d.dim() * (1 + usize::from(l.carries_log1m())))
 }
 
 /// Total number of differentiated parameter entries of a distribution.

@@ -12,6 +12,7 @@
 
 use super::fastmath;
 use super::functions::{Map, Reduce, Zip};
+use super::logspace;
 use super::program::{Kind, Node, Op, Program};
 
 /// A read-only view of a node's value for a batch.
@@ -390,7 +391,7 @@ fn backward_zip(
 pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
     let n = node.len;
     match &node.op {
-        Op::X | Op::Param(_) | Op::Const => {}
+        Op::X | Op::Param(_) | Op::Const | Op::LogX(_) => {}
         Op::Map(m) => forward_map(*m, out, args[0], b, n),
         Op::Zip(z) => forward_zip(*z, out, args[0], args[1], b, n),
         Op::Index(i) => {
@@ -469,7 +470,7 @@ fn backward(
         args[which].len
     };
     match &node.op {
-        Op::X | Op::Param(_) | Op::Const => {}
+        Op::X | Op::Param(_) | Op::Const | Op::LogX(_) => {}
         Op::Map(m) => backward_map(*m, adj_arg, adj_out, args[0], y, b, n, scratch),
         Op::Zip(z) => backward_zip(*z, which, adj_arg, la, adj_out, args[0], args[1], y, b, n),
         Op::Index(i) => {
@@ -565,6 +566,7 @@ pub struct Workspace {
     f: Vec<f64>,
     grad_x: Vec<f64>,
     grad_theta: Vec<f64>,
+    grad_log: Vec<f64>,
 }
 
 /// The results of evaluating a batch. `grad_theta` is component-major:
@@ -574,6 +576,10 @@ pub struct Outputs<'a> {
     pub f: &'a [f64],
     pub grad_x: &'a [f64],
     pub grad_theta: &'a [f64],
+    /// ∂f/∂(log values), sample-major like the log values passed to
+    /// [`Program::eval_logs`] (`b × log_len`), with `grad_x`; empty when the
+    /// program reads no log values or ∇ₓf was not asked for.
+    pub grad_log: &'a [f64],
 }
 
 impl Program {
@@ -588,12 +594,29 @@ impl Program {
             f: vec![0.0; capacity],
             grad_x: vec![0.0; self.x_len * capacity],
             grad_theta: vec![0.0; self.grad_len * capacity],
+            grad_log: vec![0.0; self.log_len * capacity],
         }
     }
 
     /// Evaluates f (and the requested gradients) for the `b` samples in `x`
-    /// (sample-major, `b × x_len`).
+    /// (sample-major, `b × x_len`). Log values the program reads are computed
+    /// from x (see [`Program::eval_logs`] to supply exact ones).
     pub fn eval<'w>(&self, ws: &'w mut Workspace, x: &[f64], b: usize, want: Want) -> Outputs<'w> {
+        self.eval_logs(ws, x, &[], b, want)
+    }
+
+    /// Like [`Program::eval`], with the exact log values of the samples in
+    /// `logx` (sample-major, `b × log_len`; empty, or of any other length, to
+    /// compute them from x).
+    /// Their gradient comes back as [`Outputs::grad_log`].
+    pub fn eval_logs<'w>(
+        &self,
+        ws: &'w mut Workspace,
+        x: &[f64],
+        logx: &[f64],
+        b: usize,
+        want: Want,
+    ) -> Outputs<'w> {
         assert!(b <= ws.capacity, "batch larger than the workspace");
         assert_eq!(x.len(), b * self.x_len, "x has the wrong length");
         let Workspace {
@@ -603,6 +626,7 @@ impl Program {
             f,
             grad_x,
             grad_theta,
+            grad_log,
             ..
         } = ws;
         // Forward sweep over the nodes that vary with x.
@@ -612,6 +636,11 @@ impl Program {
             }
             let (before, rest) = vals.split_at_mut(node.val * b);
             let out = &mut rest[..node.len * b];
+            if let Op::LogX(start) = node.op {
+                let row = self.log_len;
+                logspace::fill(out, start, node.len, logx, row, x, self.x_len, b);
+                continue;
+            }
             if node.op == Op::Vector {
                 // Entries are scalars; copied one by one, so no list of views is built.
                 let n = node.len;
@@ -679,10 +708,24 @@ impl Program {
                 }
             }
         }
+        let gl: &'w [f64] = if want.grad_x && self.log_len > 0 && reach(root) {
+            let gl = &mut grad_log[..b * self.log_len];
+            gl.fill(0.0);
+            for n in &self.nodes {
+                if let (Op::LogX(start), Some(a0)) = (&n.op, n.adj) {
+                    let src = &adj[a0 * b..(a0 + n.len) * b];
+                    logspace::collect(gl, src, *start, n.len, self.log_len, b);
+                }
+            }
+            gl
+        } else {
+            &[]
+        };
         Outputs {
             f: f_out,
             grad_x: gx_out,
             grad_theta: gt,
+            grad_log: gl,
         }
     }
 

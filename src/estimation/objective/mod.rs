@@ -10,12 +10,14 @@ mod ast;
 mod eval;
 pub mod fastmath;
 mod functions;
+mod logspace;
 mod parser;
 mod program;
 
 pub use ast::{BinOp, Column, Expr};
 pub use eval::{Outputs, Want, Workspace, sigmoid, softplus};
 pub use functions::{CONSTANT_TABLE, ConstantDef, FUNCTION_TABLE, FunctionDef, constant, function};
+pub use logspace::LogInputs;
 pub use parser::{MAX_TREE_DEPTH, ParseLimits, parse};
 pub use program::{Binding, OPERATORS, Program};
 

@@ -6,6 +6,7 @@ use super::ObjectiveError;
 use super::ast::{BinOp, Column, Expr};
 use super::eval::{self, View};
 use super::functions::{self, FunctionOp, Map, Reduce, Zip};
+use super::logspace::{self, LogInputs};
 
 /// A parameter of the distribution that the objective may reference by name.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,9 @@ pub(crate) enum Op {
     Vector,
     Reduce(Reduce),
     Dot,
+    /// Exact log-space values of the sample supplied by the caller, slots
+    /// `k..k + len` of each sample's log row (see [`super::logspace`]).
+    LogX(usize),
 }
 
 /// How a node's value varies.
@@ -83,6 +87,8 @@ pub struct Program {
     pub(crate) has_step: bool,
     /// Longest node value, for scratch space.
     pub(crate) max_len: usize,
+    /// Numbers per sample of the log values the caller supplies (0 for none).
+    pub(crate) log_len: usize,
 }
 
 /// Operators of the language, loosest-binding first, for the catalog.
@@ -119,7 +125,30 @@ impl Program {
         grad_len: usize,
         max_elements: usize,
     ) -> Result<Program, ObjectiveError> {
+        Self::compile_with_logs(
+            expr,
+            x_len,
+            bindings,
+            grad_len,
+            max_elements,
+            LogInputs::None,
+        )
+    }
+
+    /// Like [`Program::compile`], for a caller that supplies the exact log
+    /// values `logs` with every sample: `log(x)`, `log(x[i])` (and, with
+    /// log(1 − x), `log(1 - x)`, `log1p(-x)`) then read them instead of
+    /// computing the log of a possibly underflowed x.
+    pub fn compile_with_logs(
+        expr: &Expr,
+        x_len: usize,
+        bindings: &[Binding],
+        grad_len: usize,
+        max_elements: usize,
+        logs: LogInputs,
+    ) -> Result<Program, ObjectiveError> {
         let mut c = Compiler {
+            logs,
             nodes: Vec::new(),
             store: Vec::new(),
             x_node: None,
@@ -180,7 +209,19 @@ impl Program {
             grad_len,
             has_step,
             max_len,
+            log_len: logs.len(x_len),
         })
+    }
+
+    /// Whether f reads x itself, other than through exact log values (so an x
+    /// that underflowed to 0 or a subnormal changes f).
+    pub fn reads_x(&self) -> bool {
+        self.nodes.iter().any(|n| n.op == Op::X)
+    }
+
+    /// Numbers per sample of the log values [`Program::eval_logs`] expects.
+    pub fn log_len(&self) -> usize {
+        self.log_len
     }
 
     /// Length of the sample vector x this program was compiled for.
@@ -206,11 +247,13 @@ impl Program {
 
     /// Working memory per sample, in floats.
     pub fn floats_per_sample(&self) -> usize {
-        self.vals_per_sample + self.adj_per_sample + self.x_len
+        self.vals_per_sample + self.adj_per_sample + self.x_len + self.log_len
     }
 }
 
 struct Compiler<'a> {
+    /// The log values the caller supplies.
+    logs: LogInputs,
     nodes: Vec<Node>,
     store: Vec<f64>,
     x_node: Option<usize>,
@@ -305,6 +348,23 @@ impl Compiler<'_> {
             self.store.extend_from_slice(&out);
         }
         self.nodes.push(node);
+        Ok(self.nodes.len() - 1)
+    }
+
+    /// A node reading the supplied log values `start..start + len`: varying,
+    /// and differentiable in x (its adjoint is returned as `grad_log`).
+    fn push_log_x(&mut self, start: usize, len: usize) -> Result<usize, ObjectiveError> {
+        self.spend(2 * len)?;
+        self.nodes.push(Node {
+            op: Op::LogX(start),
+            args: Vec::new(),
+            len,
+            kind: Kind::Varying,
+            val: 0,
+            adj: None,
+            reach_x: true,
+            reach_p: false,
+        });
         Ok(self.nodes.len() - 1)
     }
 
@@ -470,6 +530,9 @@ impl Compiler<'_> {
     /// A call of a function of [`functions::FUNCTION_TABLE`]: its arity and its
     /// kernel both come from the table entry's op.
     fn call(&mut self, name: &str, args: &[Expr], col: Column) -> Result<usize, ObjectiveError> {
+        if let Some((start, len)) = logspace::log_slots(self.logs, self.x_len, name, args) {
+            return self.push_log_x(start, len);
+        }
         let Some(def) = functions::function(name) else {
             return Err(ObjectiveError::invalid(
                 col,
