@@ -254,13 +254,31 @@ impl From<ObjectiveError> for ApiError {
     }
 }
 
+/// What a client can do about a non-finite sample, in the request's words.
+const NON_FINITE_SAMPLE_ADVICE: &str = "Make f finite on the whole support, or send \
+     \"on_non_finite\": \"skip\" to drop such samples";
+
+/// What a client can do when skipping left too few samples.
+const TOO_FEW_FINITE_ADVICE: &str = "make f finite on more of the support";
+
 impl From<RunError> for ApiError {
+    /// The core says what happened; the advice about request fields is added here.
     fn from(e: RunError) -> Self {
         match e {
             RunError::Cancelled => ApiError::Cancelled,
             e @ RunError::DeadlineExceeded { .. } => ApiError::TimeBudget(e.to_string()),
-            RunError::NonFinite(m) => ApiError::NonFinite(m),
-            RunError::Unsupported(m) => ApiError::field("/estimator", m),
+            e @ RunError::NonFiniteSample { .. } => {
+                ApiError::NonFinite(format!("{e}. {NON_FINITE_SAMPLE_ADVICE}"))
+            }
+            e @ RunError::TooFewFinite { .. } => {
+                ApiError::NonFinite(format!("{e}; {TOO_FEW_FINITE_ADVICE}"))
+            }
+            e @ RunError::NonFiniteOutcome { .. } => ApiError::NonFinite(e.to_string()),
+            e @ (RunError::NotApplicable { .. }
+            | RunError::NoReparameterization
+            | RunError::NoRelaxation
+            | RunError::NotEnumerable
+            | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
         }
     }
 }
@@ -357,10 +375,40 @@ mod tests {
             e.problem().pointer.as_deref(),
             Some("/distribution/scale/1")
         );
-        let e = ApiError::from(RunError::NonFinite("nan".to_string()));
+        let e = ApiError::from(RunError::NonFiniteOutcome {
+            x: vec![1.0],
+            f: f64::NAN,
+        });
         assert_eq!(e.problem().pointer.as_deref(), Some("/objective"));
         let e = ApiError::from(RunError::DeadlineExceeded { done: 1, total: 2 });
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn advice_about_request_fields_is_added_here() {
+        let sample = RunError::NonFiniteSample {
+            x: vec![-0.5],
+            f: f64::NAN,
+            gradient_term: None,
+        };
+        assert!(!sample.to_string().contains("on_non_finite"), "{sample}");
+        let p = ApiError::from(sample).problem();
+        assert_eq!(p.kind, "urn:gradest:problem:non-finite-objective");
+        assert_eq!(
+            p.detail,
+            "the objective is not finite at a sample: x = [-0.500000], f = NaN. Make f finite \
+             on the whole support, or send \"on_non_finite\": \"skip\" to drop such samples"
+        );
+        let few = RunError::TooFewFinite {
+            dropped: 9,
+            total: 10,
+            kept: 1,
+        };
+        assert_eq!(
+            ApiError::from(few).problem().detail,
+            "9 of 10 samples had a non-finite objective or gradient and were dropped, leaving \
+             1 (at least 2 are needed); make f finite on more of the support"
+        );
     }
 
     #[test]
