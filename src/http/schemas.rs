@@ -22,6 +22,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::error::{ApiError, Problem, pointer};
 use crate::config::Limits;
+use crate::estimation::compare;
 use crate::estimation::distributions::{
     self, Constraint, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
 };
@@ -1174,46 +1175,17 @@ pub struct CompareResponse {
     pub reference: Option<ReferenceOut>,
 }
 
-/// How many standard errors a bias may be and still count as noise
-/// (about a 1-in-150,000 false alarm per component for a normal estimate).
-const BIAS_NOISE_SE: f64 = 4.5;
-
 impl CompareResponse {
+    /// The rows in the order run, with the core's standings ([`compare::rank`]).
     pub fn new(samples: u64, seed: u64, runs: &[(EstimatorSpec, Estimate)]) -> CompareResponse {
         let reference = runs
             .iter()
             .find_map(|(_, e)| e.reference.as_ref().map(|r| (r.clone(), e.layout.clone())));
-        let mut rows: Vec<CompareRow> = runs
+        let standings = compare::rank(runs.iter().map(|(_, e)| e));
+        let rows = runs
             .iter()
-            .map(|(spec, e)| {
-                let mut row_bias = None;
-                let within = match &e.reference {
-                    Some(r) => {
-                        let flat: Vec<f64> = e
-                            .gradient
-                            .iter()
-                            .zip(&r.gradient)
-                            .map(|(g, t)| g - t)
-                            .collect();
-                        let ok = flat
-                            .iter()
-                            .zip(&e.std_error)
-                            .all(|(b, se)| b.abs() <= BIAS_NOISE_SE * se);
-                        row_bias = Some(ByParam::new(&e.layout, &flat));
-                        ok
-                    }
-                    None => e.unbiased,
-                };
-                let per_sample_seconds = if e.diagnostics.samples == 0 {
-                    0.0
-                } else {
-                    e.diagnostics.elapsed_ms / 1e3 / e.diagnostics.samples as f64
-                };
-                let mean_variance = if e.variance.is_empty() {
-                    0.0
-                } else {
-                    e.variance.iter().sum::<f64>() / e.variance.len() as f64
-                };
+            .zip(standings)
+            .map(|((spec, e), standing)| {
                 let response = EstimateResponse::from(e);
                 CompareRow {
                     estimator: e.estimator.name(),
@@ -1223,26 +1195,14 @@ impl CompareResponse {
                     variance: response.variance,
                     std_error: response.std_error,
                     elapsed_ms: e.diagnostics.elapsed_ms,
-                    work_normalized_variance: mean_variance * per_sample_seconds,
-                    bias: row_bias,
-                    bias_within_noise: within,
-                    rank: 0,
+                    work_normalized_variance: standing.work_normalized_variance,
+                    bias: standing.bias.map(|b| ByParam::new(&e.layout, &b)),
+                    bias_within_noise: standing.bias_within_noise,
+                    rank: standing.rank,
                     warnings: e.diagnostics.warnings.clone(),
                 }
             })
             .collect();
-        let mut order: Vec<usize> = (0..rows.len()).collect();
-        // A NaN (of either sign) ranks with +∞, after every finite figure.
-        let key = |v: f64| if v.is_nan() { f64::INFINITY } else { v };
-        order.sort_by(|&a, &b| {
-            let (ra, rb) = (&rows[a], &rows[b]);
-            rb.bias_within_noise
-                .cmp(&ra.bias_within_noise)
-                .then(key(ra.work_normalized_variance).total_cmp(&key(rb.work_normalized_variance)))
-        });
-        for (rank, i) in order.into_iter().enumerate() {
-            rows[i].rank = rank + 1;
-        }
         CompareResponse {
             samples,
             seed,
