@@ -5,10 +5,11 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
-use crate::http::schemas::{CompareRequest, CompareResponse};
+use crate::http::requests::CompareRequest;
+use crate::http::responses::CompareResponse;
+use crate::http::state::AppState;
 use crate::jobs::{Deadline, Handle, estimate};
 
 /// Run several estimators with the same samples and seed and rank them.

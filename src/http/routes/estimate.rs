@@ -5,10 +5,11 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
-use crate::http::schemas::{EstimateRequest, EstimateResponse};
+use crate::http::requests::EstimateRequest;
+use crate::http::responses::EstimateResponse;
+use crate::http::state::AppState;
 use crate::jobs::{Deadline, Handle, estimate};
 
 /// Run one estimation and wait for the result.

@@ -7,10 +7,11 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
-use crate::http::schemas::{EstimateRequest, JobResponse};
+use crate::http::requests::EstimateRequest;
+use crate::http::responses::JobResponse;
+use crate::http::state::AppState;
 use crate::jobs::Removal;
 
 /// Submit a job to run in the background.
