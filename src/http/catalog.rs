@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::config::Limits;
 use crate::estimation::EstimatorKind;
-use crate::estimation::distributions::FAMILIES;
+use crate::estimation::distributions::{FAMILIES, FamilyInfo};
 use crate::estimation::objective::{CONSTANTS, FUNCTIONS, OPERATORS};
 
 /// What the service knows: families, estimators, the objective language, limits.
@@ -110,38 +110,8 @@ pub struct LimitsOut {
 
 impl Catalog {
     pub fn new(limits: &Limits) -> Catalog {
-        let families = FAMILIES
-            .iter()
-            .map(|f| FamilyOut {
-                name: f.name,
-                doc: f.doc,
-                params: f
-                    .params
-                    .iter()
-                    .map(|p| ParamOut {
-                        name: p.name,
-                        shape: p.shape.name(),
-                        constraint: ConstraintOut {
-                            name: p.constraint.name(),
-                            description: p.constraint.describe(),
-                        },
-                        differentiable: p.differentiable,
-                        required: p.required,
-                        doc: p.doc,
-                    })
-                    .collect(),
-                alternatives: f.alternatives.iter().map(|g| g.to_vec()).collect(),
-                estimators: f.estimators.iter().map(|k| k.name()).collect(),
-            })
-            .collect();
-        let symbols = |table: &[(&'static str, &'static str)]| {
-            table
-                .iter()
-                .map(|(name, doc)| SymbolOut { name, doc })
-                .collect()
-        };
         Catalog {
-            families,
+            families: FAMILIES.iter().map(|f| FamilyOut::from(*f)).collect(),
             estimators: EstimatorKind::ALL
                 .iter()
                 .map(|k| EstimatorOut {
@@ -149,44 +119,88 @@ impl Catalog {
                     doc: k.doc(),
                 })
                 .collect(),
-            objective: ObjectiveLanguage {
-                summary: "An expression in x (the sample, a vector), x[i] (0-based), numbers in \
-                          decimal or scientific notation, vector literals, and the \
-                          distribution's parameter names. Scalars broadcast over vectors; the \
-                          result must be a scalar.",
-                variables: vec![
-                    SymbolOut {
-                        name: "x",
-                        doc: "the sample, a vector with one entry per component (one-hot for a categorical)",
+            objective: ObjectiveLanguage::new(limits),
+            limits: LimitsOut::from(limits),
+        }
+    }
+}
+
+impl From<&FamilyInfo> for FamilyOut {
+    fn from(f: &FamilyInfo) -> Self {
+        FamilyOut {
+            name: f.name,
+            doc: f.doc,
+            params: f
+                .params
+                .iter()
+                .map(|p| ParamOut {
+                    name: p.name,
+                    shape: p.shape.name(),
+                    constraint: ConstraintOut {
+                        name: p.constraint.name(),
+                        description: p.constraint.describe(),
                     },
-                    SymbolOut {
-                        name: "<parameter name>",
-                        doc: "any parameter of the distribution (loc, scale, …), shaped as given, \
-                              matrices flattened row-major; its direct gradient joins the estimate",
-                    },
-                ],
-                functions: symbols(FUNCTIONS),
-                operators: symbols(OPERATORS),
-                constants: symbols(CONSTANTS),
-                limits: ObjectiveLimits {
-                    max_chars: limits.max_objective_chars,
-                    max_nodes: limits.max_objective_nodes,
-                    max_depth: limits.max_objective_depth,
-                    max_working_floats: limits.max_working_floats,
+                    differentiable: p.differentiable,
+                    required: p.required,
+                    doc: p.doc,
+                })
+                .collect(),
+            alternatives: f.alternatives.iter().map(|g| g.to_vec()).collect(),
+            estimators: f.estimators.iter().map(|k| k.name()).collect(),
+        }
+    }
+}
+
+impl ObjectiveLanguage {
+    fn new(limits: &Limits) -> ObjectiveLanguage {
+        let symbols = |table: &[(&'static str, &'static str)]| {
+            table
+                .iter()
+                .map(|(name, doc)| SymbolOut { name, doc })
+                .collect()
+        };
+        ObjectiveLanguage {
+            summary: "An expression in x (the sample, a vector), x[i] (0-based), numbers in \
+                      decimal or scientific notation, vector literals, and the \
+                      distribution's parameter names. Scalars broadcast over vectors; the \
+                      result must be a scalar.",
+            variables: vec![
+                SymbolOut {
+                    name: "x",
+                    doc: "the sample, a vector with one entry per component (one-hot for a categorical)",
                 },
+                SymbolOut {
+                    name: "<parameter name>",
+                    doc: "any parameter of the distribution (loc, scale, …), shaped as given, \
+                          matrices flattened row-major; its direct gradient joins the estimate",
+                },
+            ],
+            functions: symbols(FUNCTIONS),
+            operators: symbols(OPERATORS),
+            constants: symbols(CONSTANTS),
+            limits: ObjectiveLimits {
+                max_chars: limits.max_objective_chars,
+                max_nodes: limits.max_objective_nodes,
+                max_depth: limits.max_objective_depth,
+                max_working_floats: limits.max_working_floats,
             },
-            limits: LimitsOut {
-                max_body_bytes: limits.max_body_bytes,
-                max_samples: limits.max_samples,
-                max_dimension: limits.max_dimension,
-                max_categories: limits.max_categories,
-                max_outcomes: limits.max_outcomes,
-                time_budget_secs: limits.time_budget_secs,
-                job_time_budget_secs: limits.job_time_budget_secs,
-                concurrency: limits.concurrency,
-                max_jobs: limits.max_jobs,
-                max_compare_estimators: limits.max_compare_estimators,
-            },
+        }
+    }
+}
+
+impl From<&Limits> for LimitsOut {
+    fn from(limits: &Limits) -> Self {
+        LimitsOut {
+            max_body_bytes: limits.max_body_bytes,
+            max_samples: limits.max_samples,
+            max_dimension: limits.max_dimension,
+            max_categories: limits.max_categories,
+            max_outcomes: limits.max_outcomes,
+            time_budget_secs: limits.time_budget_secs,
+            job_time_budget_secs: limits.job_time_budget_secs,
+            concurrency: limits.concurrency,
+            max_jobs: limits.max_jobs,
+            max_compare_estimators: limits.max_compare_estimators,
         }
     }
 }

@@ -17,6 +17,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::estimation::EstimatorKind;
 use crate::estimation::distributions::{Constraint, FAMILIES, FamilyInfo, Shape};
 
 /// One estimation job, for `POST /v1/estimate` and `POST /v1/jobs`.
@@ -222,6 +223,59 @@ impl<'de> Deserialize<'de> for EstimatorList {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+impl EstimatorList {
+    /// The estimators `"all"` stands for, of one kind.
+    pub fn all_of(kind: EstimatorKind) -> Vec<EstimatorSpec> {
+        match kind {
+            EstimatorKind::ScoreFunction => [
+                BaselineSpec::None,
+                BaselineSpec::Mean,
+                BaselineSpec::Optimal,
+            ]
+            .into_iter()
+            .map(|baseline| EstimatorSpec::ScoreFunction { baseline })
+            .collect(),
+            EstimatorKind::Reparameterization => vec![EstimatorSpec::Reparameterization],
+            EstimatorKind::GumbelSoftmax => vec![EstimatorSpec::GumbelSoftmax {
+                temperature: 0.5,
+                hard: false,
+            }],
+            EstimatorKind::Exact => vec![EstimatorSpec::Exact],
+        }
+    }
+}
+
+impl EstimatorSpec {
+    /// The estimator's kind.
+    pub fn kind(&self) -> EstimatorKind {
+        match self {
+            EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
+            EstimatorSpec::Reparameterization => EstimatorKind::Reparameterization,
+            EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            EstimatorSpec::Exact => EstimatorKind::Exact,
+        }
+    }
+
+    /// The estimator as a request would spell it.
+    pub fn fields(self) -> EstimatorFields {
+        let mut fields = EstimatorFields {
+            kind: self.kind().name().to_string(),
+            baseline: None,
+            temperature: None,
+            hard: None,
+        };
+        match self {
+            EstimatorSpec::ScoreFunction { baseline } => fields.baseline = Some(baseline),
+            EstimatorSpec::GumbelSoftmax { temperature, hard } => {
+                fields.temperature = Some(temperature);
+                fields.hard = Some(hard);
+            }
+            EstimatorSpec::Reparameterization | EstimatorSpec::Exact => {}
+        }
+        fields
     }
 }
 

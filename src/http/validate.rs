@@ -8,6 +8,7 @@ use super::requests::{
     BaselineSpec, CompareRequest, DistributionSpec, EstimateRequest, EstimatorFields,
     EstimatorList, EstimatorSpec, NonFiniteSpec,
 };
+use super::state::AppState;
 use crate::config::Limits;
 use crate::estimation::distributions::{
     self, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
@@ -113,14 +114,42 @@ impl Common {
     }
 }
 
-impl EstimateRequest {
-    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
-    pub fn is_small(&self) -> bool {
+/// A request that becomes a domain value in one step, checked once.
+pub trait Validate: Send + 'static {
+    /// What it becomes: a job, or one job per estimator.
+    type Valid: Send + 'static;
+
+    /// Whether validating it is cheap enough to do inline on the async worker
+    /// (a short objective and few parameter numbers: `INLINE_OBJECTIVE_CHARS`,
+    /// `INLINE_PARAMETER_NUMBERS`).
+    fn is_small(&self) -> bool;
+
+    /// Validates the request: the one place this happens.
+    fn validate(self, limits: &Limits) -> Result<Self::Valid, ApiError>;
+}
+
+/// The step every handler shares: validates a request inline when it is
+/// small, else on the runner's bounded preparation pool (a pathological
+/// objective never occupies an async worker).
+pub async fn prepare<R: Validate>(state: &AppState, request: R) -> Result<R::Valid, ApiError> {
+    if request.is_small() {
+        return request.validate(state.limits());
+    }
+    let limits = state.limits().clone();
+    state
+        .runner()
+        .prepare(move || request.validate(&limits))
+        .await?
+}
+
+impl Validate for EstimateRequest {
+    type Valid = Job;
+
+    fn is_small(&self) -> bool {
         self.distribution.is_small(&self.objective)
     }
 
-    /// Validates the request into a job: the one place this happens.
-    pub fn into_job(self, limits: &Limits) -> Result<Job, ApiError> {
+    fn validate(self, limits: &Limits) -> Result<Job, ApiError> {
         let (common, dist) = Common::new(
             &self.distribution,
             &self.objective,
@@ -147,14 +176,15 @@ pub struct CompareJobs {
     pub jobs: Vec<(EstimatorSpec, Job)>,
 }
 
-impl CompareRequest {
-    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
-    pub fn is_small(&self) -> bool {
+impl Validate for CompareRequest {
+    type Valid = CompareJobs;
+
+    fn is_small(&self) -> bool {
         self.distribution.is_small(&self.objective)
     }
 
     /// Validates the request into one job per estimator.
-    pub fn into_jobs(self, limits: &Limits) -> Result<CompareJobs, ApiError> {
+    fn validate(self, limits: &Limits) -> Result<CompareJobs, ApiError> {
         let (common, dist) = Common::new(
             &self.distribution,
             &self.objective,
@@ -163,47 +193,7 @@ impl CompareRequest {
             self.on_non_finite,
             limits,
         )?;
-        let family = common.family;
-        let mut chosen: Vec<(EstimatorSpec, Estimator)> = Vec::new();
-        match &self.estimators {
-            EstimatorList::All => {
-                for kind in family.estimators {
-                    for spec in all_variants(*kind) {
-                        if let Ok(est) = estimator(
-                            family,
-                            dist.as_ref(),
-                            &fields_of(spec),
-                            "/estimators",
-                            limits,
-                        ) {
-                            chosen.push(est);
-                        }
-                    }
-                }
-            }
-            EstimatorList::List(list) => {
-                if list.is_empty() {
-                    return Err(ApiError::field(
-                        "/estimators",
-                        "the list of estimators is empty",
-                    ));
-                }
-                if list.len() > limits.max_compare_estimators {
-                    return Err(ApiError::limit(
-                        "/estimators",
-                        format!(
-                            "{} estimators exceed the limit of {} per compare",
-                            list.len(),
-                            limits.max_compare_estimators
-                        ),
-                    ));
-                }
-                for (i, fields) in list.iter().enumerate() {
-                    let at = format!("/estimators/{i}");
-                    chosen.push(estimator(family, dist.as_ref(), fields, &at, limits)?);
-                }
-            }
-        }
+        let chosen = compared(&self.estimators, common.family, dist.as_ref(), limits)?;
         let mut jobs = Vec::with_capacity(chosen.len());
         for (spec, est) in chosen {
             jobs.push((spec, common.job(common.rebuild()?, est)));
@@ -216,51 +206,49 @@ impl CompareRequest {
     }
 }
 
-/// The estimators `"all"` stands for, of one kind.
-fn all_variants(kind: EstimatorKind) -> Vec<EstimatorSpec> {
-    match kind {
-        EstimatorKind::ScoreFunction => [
-            BaselineSpec::None,
-            BaselineSpec::Mean,
-            BaselineSpec::Optimal,
-        ]
-        .into_iter()
-        .map(|baseline| EstimatorSpec::ScoreFunction { baseline })
-        .collect(),
-        EstimatorKind::Reparameterization => vec![EstimatorSpec::Reparameterization],
-        EstimatorKind::GumbelSoftmax => vec![EstimatorSpec::GumbelSoftmax {
-            temperature: 0.5,
-            hard: false,
-        }],
-        EstimatorKind::Exact => vec![EstimatorSpec::Exact],
-    }
-}
-
-fn fields_of(spec: EstimatorSpec) -> EstimatorFields {
-    let mut fields = EstimatorFields {
-        kind: spec_kind(&spec).name().to_string(),
-        baseline: None,
-        temperature: None,
-        hard: None,
-    };
-    match spec {
-        EstimatorSpec::ScoreFunction { baseline } => fields.baseline = Some(baseline),
-        EstimatorSpec::GumbelSoftmax { temperature, hard } => {
-            fields.temperature = Some(temperature);
-            fields.hard = Some(hard);
+/// The estimators a compare runs: `"all"` that apply, or the list (each checked).
+fn compared(
+    estimators: &EstimatorList,
+    family: &FamilyInfo,
+    dist: &dyn Distribution,
+    limits: &Limits,
+) -> Result<Vec<(EstimatorSpec, Estimator)>, ApiError> {
+    let mut chosen: Vec<(EstimatorSpec, Estimator)> = Vec::new();
+    match estimators {
+        EstimatorList::All => {
+            for kind in family.estimators {
+                for spec in EstimatorList::all_of(*kind) {
+                    if let Ok(est) = estimator(family, dist, &spec.fields(), "/estimators", limits)
+                    {
+                        chosen.push(est);
+                    }
+                }
+            }
         }
-        EstimatorSpec::Reparameterization | EstimatorSpec::Exact => {}
+        EstimatorList::List(list) => {
+            if list.is_empty() {
+                return Err(ApiError::field(
+                    "/estimators",
+                    "the list of estimators is empty",
+                ));
+            }
+            if list.len() > limits.max_compare_estimators {
+                return Err(ApiError::limit(
+                    "/estimators",
+                    format!(
+                        "{} estimators exceed the limit of {} per compare",
+                        list.len(),
+                        limits.max_compare_estimators
+                    ),
+                ));
+            }
+            for (i, fields) in list.iter().enumerate() {
+                let at = format!("/estimators/{i}");
+                chosen.push(estimator(family, dist, fields, &at, limits)?);
+            }
+        }
     }
-    fields
-}
-
-fn spec_kind(spec: &EstimatorSpec) -> EstimatorKind {
-    match spec {
-        EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
-        EstimatorSpec::Reparameterization => EstimatorKind::Reparameterization,
-        EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
-        EstimatorSpec::Exact => EstimatorKind::Exact,
-    }
+    Ok(chosen)
 }
 
 /// Reads and builds the distribution; every refusal points into `/distribution`.
@@ -405,6 +393,25 @@ fn estimator(
     at: &str,
     limits: &Limits,
 ) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let kind = estimator_kind(family, fields, at)?;
+    only_fields_of(kind, fields, at)?;
+    match kind {
+        EstimatorKind::ScoreFunction => score_function(fields, at),
+        EstimatorKind::Reparameterization => Ok((
+            EstimatorSpec::Reparameterization,
+            Estimator::Reparameterization,
+        )),
+        EstimatorKind::GumbelSoftmax => gumbel_softmax(fields, at),
+        EstimatorKind::Exact => exact_enumeration(family, dist, at, limits),
+    }
+}
+
+/// The estimator's kind, if it is one and applies to the family.
+fn estimator_kind(
+    family: &FamilyInfo,
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<EstimatorKind, ApiError> {
     let applicable: Vec<&str> = family.estimators.iter().map(|k| k.name()).collect();
     let Some(kind) = EstimatorKind::ALL
         .into_iter()
@@ -433,6 +440,11 @@ fn estimator(
             ),
         });
     }
+    Ok(kind)
+}
+
+/// Refuses the fields that belong to another kind of estimator.
+fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Result<(), ApiError> {
     let only = |field: &str, present: bool, owner: EstimatorKind| -> Result<(), ApiError> {
         if present && kind != owner {
             Err(ApiError::field(
@@ -453,75 +465,87 @@ fn estimator(
         fields.temperature.is_some(),
         EstimatorKind::GumbelSoftmax,
     )?;
-    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)?;
-    Ok(match kind {
-        EstimatorKind::ScoreFunction => {
-            let baseline = fields.baseline.unwrap_or_default();
-            let core = match baseline {
-                BaselineSpec::None => Baseline::None,
-                BaselineSpec::Mean => Baseline::LeaveOneOut,
-                BaselineSpec::Optimal => Baseline::Optimal,
-                BaselineSpec::Constant(b) if b.is_finite() => Baseline::Constant(b),
-                BaselineSpec::Constant(b) => {
-                    return Err(ApiError::field(
-                        format!("{at}/baseline/constant"),
-                        format!("the constant baseline must be finite, found {b}"),
-                    ));
-                }
-            };
-            (
-                EstimatorSpec::ScoreFunction { baseline },
-                Estimator::ScoreFunction { baseline: core },
-            )
+    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)
+}
+
+/// The score function with its baseline (none when omitted; a constant must be finite).
+fn score_function(
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let baseline = fields.baseline.unwrap_or_default();
+    let core = match baseline {
+        BaselineSpec::None => Baseline::None,
+        BaselineSpec::Mean => Baseline::LeaveOneOut,
+        BaselineSpec::Optimal => Baseline::Optimal,
+        BaselineSpec::Constant(b) if b.is_finite() => Baseline::Constant(b),
+        BaselineSpec::Constant(b) => {
+            return Err(ApiError::field(
+                format!("{at}/baseline/constant"),
+                format!("the constant baseline must be finite, found {b}"),
+            ));
         }
-        EstimatorKind::Reparameterization => (
-            EstimatorSpec::Reparameterization,
-            Estimator::Reparameterization,
-        ),
-        EstimatorKind::GumbelSoftmax => {
-            let temperature = match fields.temperature {
-                Some(t) if t.is_finite() && t > 0.0 => t,
-                Some(t) => {
-                    return Err(ApiError::field(
-                        format!("{at}/temperature"),
-                        format!("temperature = {t} is invalid: it must be a finite number > 0"),
-                    ));
-                }
-                None => {
-                    return Err(ApiError::field(
-                        format!("{at}/temperature"),
-                        "gumbel_softmax needs a temperature > 0 (0.5 is a common start)",
-                    ));
-                }
-            };
-            let hard = fields.hard.unwrap_or(false);
-            (
-                EstimatorSpec::GumbelSoftmax { temperature, hard },
-                Estimator::GumbelSoftmax { temperature, hard },
-            )
+    };
+    Ok((
+        EstimatorSpec::ScoreFunction { baseline },
+        Estimator::ScoreFunction { baseline: core },
+    ))
+}
+
+/// Gumbel-Softmax at a finite temperature τ > 0 (required), soft unless `hard`.
+fn gumbel_softmax(
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let temperature = match fields.temperature {
+        Some(t) if t.is_finite() && t > 0.0 => t,
+        Some(t) => {
+            return Err(ApiError::field(
+                format!("{at}/temperature"),
+                format!("temperature = {t} is invalid: it must be a finite number > 0"),
+            ));
         }
-        EstimatorKind::Exact => {
-            if !exact::feasible(dist, limits.max_outcomes) {
-                let count = dist
-                    .enumerable()
-                    .and_then(|e| e.outcomes())
-                    .map_or("more than 2⁶⁴".to_string(), |n| n.to_string());
-                return Err(ApiError::NotApplicable {
-                    pointer: format!("{at}/kind"),
-                    detail: format!(
-                        "exact enumeration is limited to {} outcomes and this distribution has {count}; \
-                         use one of: {}",
-                        limits.max_outcomes,
-                        applicable
-                            .iter()
-                            .filter(|k| **k != EstimatorKind::Exact.name())
-                            .copied()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                });
-            }
-            (EstimatorSpec::Exact, Estimator::Exact)
+        None => {
+            return Err(ApiError::field(
+                format!("{at}/temperature"),
+                "gumbel_softmax needs a temperature > 0 (0.5 is a common start)",
+            ));
         }
-    })
+    };
+    let hard = fields.hard.unwrap_or(false);
+    Ok((
+        EstimatorSpec::GumbelSoftmax { temperature, hard },
+        Estimator::GumbelSoftmax { temperature, hard },
+    ))
+}
+
+/// Exact enumeration, when the distribution has at most the configured outcomes.
+fn exact_enumeration(
+    family: &FamilyInfo,
+    dist: &dyn Distribution,
+    at: &str,
+    limits: &Limits,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    if !exact::feasible(dist, limits.max_outcomes) {
+        let count = dist
+            .enumerable()
+            .and_then(|e| e.outcomes())
+            .map_or("more than 2⁶⁴".to_string(), |n| n.to_string());
+        let others: Vec<&str> = family
+            .estimators
+            .iter()
+            .map(|k| k.name())
+            .filter(|k| *k != EstimatorKind::Exact.name())
+            .collect();
+        return Err(ApiError::NotApplicable {
+            pointer: format!("{at}/kind"),
+            detail: format!(
+                "exact enumeration is limited to {} outcomes and this distribution has {count}; \
+                 use one of: {}",
+                limits.max_outcomes,
+                others.join(", ")
+            ),
+        });
+    }
+    Ok((EstimatorSpec::Exact, Estimator::Exact))
 }
