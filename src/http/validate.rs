@@ -109,7 +109,7 @@ impl Common {
     /// parameters passed validation once, so this cannot fail but is checked.
     fn rebuild(&self) -> Result<Box<dyn Distribution>, ApiError> {
         distributions::build(self.family, &self.input, usize::MAX).map_err(|e| {
-            ApiError::Internal(format!("rebuilding a validated distribution failed: {e}"))
+            ApiError::internal(format!("rebuilding a validated distribution failed: {e}"))
         })
     }
 }
