@@ -17,13 +17,41 @@ fn a_non_finite_objective_fails_the_run_by_default() {
         let job = normal_job(&[0.5], &[1.0], "sum(log(x))", est, 100_000, 1);
         assert_eq!(job.on_non_finite, NonFinitePolicy::Error);
         match try_run(&job) {
-            Err(RunError::NonFinite(msg)) => {
-                assert!(msg.contains("x = ["), "{name}: {msg}");
-                assert!(msg.contains("NaN"), "{name}: {msg}");
-                assert!(msg.contains("on_non_finite"), "{name}: {msg}");
+            Err(RunError::NonFiniteSample {
+                x,
+                f,
+                gradient_term,
+            }) => {
+                // log x is NaN for x < 0 and −∞ at 0: the sample named is one of those.
+                assert_eq!(x.len(), 1, "{name}: {x:?}");
+                assert!(x[0] <= 0.0, "{name}: {x:?}");
+                assert!(!f.is_finite(), "{name}: f = {f}");
+                assert!(
+                    gradient_term.is_none_or(|g| !g.is_finite()),
+                    "{name}: {gradient_term:?}"
+                );
             }
-            other => panic!("{name}: expected NonFinite, got {other:?}"),
+            other => panic!("{name}: expected NonFiniteSample, got {other:?}"),
         }
+    }
+}
+
+/// With every sample dropped there is nothing to estimate from: the run is
+/// refused with the counts, not answered with a certain-looking 0 ± 0.
+#[test]
+fn skipping_every_sample_is_an_error_with_the_counts() {
+    for (name, est) in unbiased_estimators() {
+        let mut job = normal_job(&[0.5], &[1.0], "sum(log(x - 100))", est, 1_000, 1);
+        job.on_non_finite = NonFinitePolicy::Skip;
+        assert_eq!(
+            try_run(&job),
+            Err(RunError::TooFewFinite {
+                dropped: 1_000,
+                total: 1_000,
+                kept: 0
+            }),
+            "{name}"
+        );
     }
 }
 

@@ -5,8 +5,11 @@
 //! - [`distributions`]: the families p_θ, one file each, registered in one table;
 //! - [`estimators`]: the per-sample terms of each estimator;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
-//! - [`runner`]: chunks, seeding, parallel execution and the deterministic merge.
+//! - [`runner`]: chunks, seeding, parallel execution and the deterministic merge;
+//! - [`compare`]: ranking several estimates of one problem (bias against noise,
+//!   work-normalised variance).
 
+pub mod compare;
 pub mod distributions;
 pub mod estimators;
 pub mod objective;

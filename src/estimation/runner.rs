@@ -37,17 +37,81 @@ pub struct Controls<'a> {
     pub progress: &'a AtomicU64,
 }
 
-/// Why a run stopped without a result.
+/// Why a run stopped without a result. Each kind carries its figures; the
+/// text says what happened, never what a caller should send instead (that is
+/// the caller's vocabulary, added by whoever speaks to the client).
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum RunError {
     #[error("the run was cancelled")]
     Cancelled,
     #[error("the run did not finish within its time budget ({done} of {total} samples done)")]
     DeadlineExceeded { done: u64, total: u64 },
-    #[error("{0}")]
-    NonFinite(String),
-    #[error("{0}")]
-    Unsupported(String),
+    /// f, or a term of its gradient estimate, is NaN or ±∞ at the sample `x`
+    /// (with [`NonFinitePolicy::Error`]). `gradient_term` is the first
+    /// non-finite term, if any (`None`: only f is not finite).
+    #[error(
+        "the objective is not finite at a sample: x = [{}], {}",
+        show_sample(.x),
+        show_non_finite(*.f, *.gradient_term)
+    )]
+    NonFiniteSample {
+        x: Vec<f64>,
+        f: f64,
+        gradient_term: Option<f64>,
+    },
+    /// With [`NonFinitePolicy::Skip`], so many samples were dropped that fewer
+    /// than 2 are left to estimate from.
+    #[error(
+        "{dropped} of {total} samples had a non-finite objective or gradient and were \
+         dropped, leaving {kept} (at least 2 are needed)"
+    )]
+    TooFewFinite { dropped: u64, total: u64, kept: u64 },
+    /// f is not finite at an outcome of positive probability, met while
+    /// enumerating.
+    #[error("the objective is not finite at the outcome x = {x:?}: f = {f}")]
+    NonFiniteOutcome { x: Vec<f64>, f: f64 },
+    /// The estimator is not one of the family's.
+    #[error(
+        "the estimator '{estimator}' does not apply to the family '{family}'; these do: {}",
+        kind_names(.applicable)
+    )]
+    NotApplicable {
+        estimator: EstimatorKind,
+        family: &'static str,
+        applicable: &'static [EstimatorKind],
+    },
+    #[error("this family has no reparameterization")]
+    NoReparameterization,
+    #[error("this family has no relaxation")]
+    NoRelaxation,
+    #[error("this family cannot be enumerated")]
+    NotEnumerable,
+    /// The exact estimator, on a distribution with more outcomes than the job allows.
+    #[error("exact enumeration is not possible for this distribution")]
+    ExactInfeasible,
+}
+
+/// The first 8 components of a sample, to 6 decimals, then `…` if there are more.
+fn show_sample(x: &[f64]) -> String {
+    let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
+    let more = if x.len() > 8 { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+fn show_non_finite(f: f64, gradient_term: Option<f64>) -> String {
+    if f.is_finite() {
+        format!(
+            "f = {f} is finite but a gradient term is {}",
+            gradient_term.unwrap_or(f64::NAN)
+        )
+    } else {
+        format!("f = {f}")
+    }
+}
+
+fn kind_names(kinds: &[EstimatorKind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    names.join(", ")
 }
 
 /// Mean, variance and standard error of one quantity.
@@ -337,22 +401,18 @@ pub fn run_with_threads(
     let mut warnings = Vec::new();
     let allowed = dist.family().estimators;
     if !allowed.contains(&job.estimator.kind()) {
-        let names: Vec<&str> = allowed.iter().map(|k| k.name()).collect();
-        return Err(RunError::Unsupported(format!(
-            "the estimator '{}' does not apply to the family '{}'; these do: {}",
-            job.estimator.kind(),
-            dist.family().name,
-            names.join(", ")
-        )));
+        return Err(RunError::NotApplicable {
+            estimator: job.estimator.kind(),
+            family: dist.family().name,
+            applicable: allowed,
+        });
     }
     // Enumerated once: the exact estimator's result, or a sampled one's reference.
     let exact = super::estimators::exact::enumerate_if_feasible(job)?;
     let reference = exact.as_ref().map(|e| e.reference());
     if job.estimator == Estimator::Exact {
         let Some(exact) = exact else {
-            return Err(RunError::Unsupported(
-                "exact enumeration is not possible for this distribution".to_string(),
-            ));
+            return Err(RunError::ExactInfeasible);
         };
         controls.progress.fetch_add(job.samples, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
@@ -424,11 +484,11 @@ pub fn run_with_threads(
     // With (nearly) every sample dropped there is nothing to estimate from: a
     // gradient of 0 ± 0 would claim certainty that no sample supports.
     if non_finite > 0 && f.n < 2.0 {
-        return Err(RunError::NonFinite(format!(
-            "{non_finite} of {} samples had a non-finite objective or gradient and were \
-             dropped, leaving {} (at least 2 are needed); make f finite on more of the support",
-            job.samples, f.n
-        )));
+        return Err(RunError::TooFewFinite {
+            dropped: non_finite,
+            total: job.samples,
+            kept: f.n as u64,
+        });
     }
     // Per chunk and component, the baseline coefficient applied to v.
     let mut coef = vec![vec![0.0; p]; outs.len()];
@@ -701,11 +761,11 @@ fn run_chunk(
                 // the variances that overflowed are reported as such (null).
                 None => out.overflow = true,
                 Some(r) if job.on_non_finite == NonFinitePolicy::Error => {
-                    return Err(RunError::NonFinite(non_finite_message(
-                        &x[r * d..(r + 1) * d],
-                        f[r],
-                        (0..p).map(|j| u[j * b + r]).find(|v| !v.is_finite()),
-                    )));
+                    return Err(RunError::NonFiniteSample {
+                        x: x[r * d..(r + 1) * d].to_vec(),
+                        f: f[r],
+                        gradient_term: (0..p).map(|j| u[j * b + r]).find(|v| !v.is_finite()),
+                    });
                 }
                 Some(_) => {
                     b_used = compact(buf, b, d, p, use_v);
@@ -786,9 +846,7 @@ fn draw_batch(
             Ok(false)
         }
         Estimator::GumbelSoftmax { temperature, hard } => {
-            let rel = dist.relaxed().ok_or_else(|| {
-                RunError::Unsupported("this family has no relaxation".to_string())
-            })?;
+            let rel = dist.relaxed().ok_or(RunError::NoRelaxation)?;
             let (d, p) = (dist.dim(), grad_len(dist));
             let direct = job.objective.has_direct_gradient();
             let (x, u) = (&mut buf.x[..b * d], &mut buf.u[..b * p]);
@@ -860,9 +918,9 @@ fn pathwise_batch(
     b: usize,
 ) -> Result<(), RunError> {
     let dist = job.distribution.as_ref();
-    let rep = dist.reparameterized().ok_or_else(|| {
-        RunError::Unsupported("this family has no reparameterization".to_string())
-    })?;
+    let rep = dist
+        .reparameterized()
+        .ok_or(RunError::NoReparameterization)?;
     let (d, p) = (dist.dim(), grad_len(dist));
     let direct = job.objective.has_direct_gradient();
     let (x, u) = (&mut buf.x[..b * d], &mut buf.u[..b * p]);
@@ -942,22 +1000,4 @@ fn compact(buf: &mut Buffers, b: usize, d: usize, p: usize, use_v: bool) -> usiz
         }
     }
     kept
-}
-
-fn non_finite_message(x: &[f64], f: f64, g: Option<f64>) -> String {
-    let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
-    let more = if x.len() > 8 { ", …" } else { "" };
-    let what = if f.is_finite() {
-        format!(
-            "f = {f} is finite but a gradient term is {}",
-            g.unwrap_or(f64::NAN)
-        )
-    } else {
-        format!("f = {f}")
-    };
-    format!(
-        "the objective is not finite at a sample: x = [{}{more}], {what}. \
-         Make f finite on the whole support, or send \"on_non_finite\": \"skip\" to drop such samples",
-        shown.join(", ")
-    )
 }

@@ -1,8 +1,10 @@
 //! The one error type of the HTTP layer and the one place that picks a status.
 //! Every error leaves as `application/problem+json` (RFC 9457): `type`,
 //! `title`, `status`, `detail`, and, for a bad field, `pointer` (a JSON pointer
-//! into the request) and, for an objective, the `column`. Internal errors are
-//! logged in full and say nothing to the client.
+//! into the request) and, for an objective, the `column`. Internal errors say
+//! nothing to the client; they are logged in full once, where they arise
+//! ([`ApiError::internal`], or the jobs runner for a panicked run), never when
+//! a response is made (a failed job is read many times).
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -80,7 +82,7 @@ pub enum ApiError {
     Busy(String),
     /// The run was cancelled (its client is gone, or the service is stopping).
     Cancelled,
-    /// A bug. The text is logged, never sent.
+    /// A bug. The text is logged where it arises, never sent.
     Internal(String),
 }
 
@@ -98,6 +100,13 @@ impl ApiError {
             pointer: pointer.into(),
             detail: detail.into(),
         }
+    }
+
+    /// A bug, logged in full here, where it arises; the client is told nothing.
+    pub fn internal(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::error!(error = %message, "internal error");
+        ApiError::Internal(message)
     }
 
     /// The status of this error: the only place statuses are chosen.
@@ -151,7 +160,8 @@ impl ApiError {
         }
     }
 
-    /// The problem document; logs internal errors in full (they say nothing to the client).
+    /// The problem document (internal errors say nothing to the client). It
+    /// logs nothing: it is made each time a failed job is read.
     pub fn problem(&self) -> Problem {
         let (kind, title) = self.kind_and_title();
         let (detail, pointer, column) = match self {
@@ -184,14 +194,11 @@ impl ApiError {
                 None,
                 None,
             ),
-            ApiError::Internal(message) => {
-                tracing::error!(error = %message, "internal error");
-                (
-                    "an internal error occurred; it has been logged".to_string(),
-                    None,
-                    None,
-                )
-            }
+            ApiError::Internal(_) => (
+                "an internal error occurred; it has been logged".to_string(),
+                None,
+                None,
+            ),
         };
         Problem {
             kind: format!("urn:gradest:problem:{kind}"),
@@ -254,13 +261,31 @@ impl From<ObjectiveError> for ApiError {
     }
 }
 
+/// What a client can do about a non-finite sample, in the request's words.
+const NON_FINITE_SAMPLE_ADVICE: &str = "Make f finite on the whole support, or send \
+     \"on_non_finite\": \"skip\" to drop such samples";
+
+/// What a client can do when skipping left too few samples.
+const TOO_FEW_FINITE_ADVICE: &str = "make f finite on more of the support";
+
 impl From<RunError> for ApiError {
+    /// The core says what happened; the advice about request fields is added here.
     fn from(e: RunError) -> Self {
         match e {
             RunError::Cancelled => ApiError::Cancelled,
             e @ RunError::DeadlineExceeded { .. } => ApiError::TimeBudget(e.to_string()),
-            RunError::NonFinite(m) => ApiError::NonFinite(m),
-            RunError::Unsupported(m) => ApiError::field("/estimator", m),
+            e @ RunError::NonFiniteSample { .. } => {
+                ApiError::NonFinite(format!("{e}. {NON_FINITE_SAMPLE_ADVICE}"))
+            }
+            e @ RunError::TooFewFinite { .. } => {
+                ApiError::NonFinite(format!("{e}; {TOO_FEW_FINITE_ADVICE}"))
+            }
+            e @ RunError::NonFiniteOutcome { .. } => ApiError::NonFinite(e.to_string()),
+            e @ (RunError::NotApplicable { .. }
+            | RunError::NoReparameterization
+            | RunError::NoRelaxation
+            | RunError::NotEnumerable
+            | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
         }
     }
 }
@@ -270,6 +295,7 @@ impl From<Failure> for ApiError {
         match e {
             Failure::Run(e) => e.into(),
             e @ Failure::NotStarted(_) => ApiError::TimeBudget(e.to_string()),
+            // Logged by the jobs runner when the panic was caught.
             Failure::Panicked(message) => ApiError::Internal(format!("a run panicked: {message}")),
         }
     }
@@ -295,7 +321,7 @@ pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Respo
         .map(|s| (*s).to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic with a non-text payload".to_string());
-    ApiError::Internal(format!("a request handler panicked: {text}")).into_response()
+    ApiError::internal(format!("a request handler panicked: {text}")).into_response()
 }
 
 /// Rewrites error responses that did not come from [`ApiError`] (a timeout
@@ -350,6 +376,47 @@ mod tests {
         assert_eq!(p.status, 500);
     }
 
+    /// How many lines are logged on this thread while `f` runs.
+    fn lines_logged(f: impl FnOnce()) -> usize {
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        text.lines().count()
+    }
+
+    #[test]
+    fn making_a_response_logs_nothing() {
+        // A failed job's error is made into a problem each time the job is read.
+        let failed = ApiError::from(Failure::Panicked("boom".to_string()));
+        let logged = lines_logged(|| {
+            for _ in 0..3 {
+                let _ = failed.problem();
+                let _ = failed.clone().into_response();
+            }
+        });
+        assert_eq!(logged, 0);
+        // Negative control: an internal error is logged once, where it arises.
+        assert_eq!(lines_logged(|| drop(ApiError::internal("boom"))), 1);
+    }
+
     #[test]
     fn core_errors_point_at_their_field() {
         let e = ApiError::from(ParamError::at("scale", 1, "bad"));
@@ -357,10 +424,40 @@ mod tests {
             e.problem().pointer.as_deref(),
             Some("/distribution/scale/1")
         );
-        let e = ApiError::from(RunError::NonFinite("nan".to_string()));
+        let e = ApiError::from(RunError::NonFiniteOutcome {
+            x: vec![1.0],
+            f: f64::NAN,
+        });
         assert_eq!(e.problem().pointer.as_deref(), Some("/objective"));
         let e = ApiError::from(RunError::DeadlineExceeded { done: 1, total: 2 });
         assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn advice_about_request_fields_is_added_here() {
+        let sample = RunError::NonFiniteSample {
+            x: vec![-0.5],
+            f: f64::NAN,
+            gradient_term: None,
+        };
+        assert!(!sample.to_string().contains("on_non_finite"), "{sample}");
+        let p = ApiError::from(sample).problem();
+        assert_eq!(p.kind, "urn:gradest:problem:non-finite-objective");
+        assert_eq!(
+            p.detail,
+            "the objective is not finite at a sample: x = [-0.500000], f = NaN. Make f finite \
+             on the whole support, or send \"on_non_finite\": \"skip\" to drop such samples"
+        );
+        let few = RunError::TooFewFinite {
+            dropped: 9,
+            total: 10,
+            kept: 1,
+        };
+        assert_eq!(
+            ApiError::from(few).problem().detail,
+            "9 of 10 samples had a non-finite objective or gradient and were dropped, leaving \
+             1 (at least 2 are needed); make f finite on more of the support"
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
-use super::AppState;
 use super::error::{ApiError, pointer};
+use super::state::AppState;
 
 /// A JSON request body, deserialised into `T`.
 #[derive(Debug, Clone)]

@@ -1,19 +1,33 @@
-//! The HTTP face: the only code that imports axum or utoipa.
+//! The HTTP face: the only code that imports axum or utoipa. A request walks
+//! through it in this order:
 //!
-//! - [`app`] builds the router (tests can call it without a server);
-//! - [`serve`] runs it on a listener until a shutdown future resolves, letting
-//!   running requests finish;
-//! - [`openapi`] is the OpenAPI 3.1 document, served at `/openapi.json` and
-//!   committed as `openapi/openapi.json` (regenerate it with
-//!   `cargo run -- openapi > openapi/openapi.json`).
+//! 1. [`extract`]: the JSON body, whose rejections are our problems;
+//! 2. [`requests`]: the request types as the client sends them;
+//! 3. [`validate`]: the one check of a request into a domain job, and the
+//!    [`validate::prepare`] step every handler shares;
+//! 4. [`routes`]: one file per resource; a handler prepares, runs (in
+//!    [`crate::jobs`]) and converts;
+//! 5. [`responses`] and [`catalog`]: what comes back, converted from the core;
+//! 6. [`error`]: the one problem type, and the one place that picks a status.
+//!
+//! [`state`] is what every handler shares. [`app`] builds the router (tests can
+//! call it without a server); [`serve`] runs it on a listener until a shutdown
+//! future resolves, letting running requests finish; [`openapi()`] is the
+//! OpenAPI 3.1 document, served at `/openapi.json` and committed as
+//! `openapi/openapi.json` (regenerate it with
+//! `cargo run -- openapi > openapi/openapi.json`).
 
+pub mod catalog;
 pub mod error;
 pub mod extract;
+pub mod openapi;
+pub mod requests;
+pub mod responses;
 pub mod routes;
-pub mod schemas;
+pub mod state;
+pub mod validate;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -22,7 +36,6 @@ use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,115 +43,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::{Config, Limits};
-use crate::jobs::{Jobs, Runner};
+use crate::config::Config;
 use error::ApiError;
-use routes::{catalog, compare, estimate, health, jobs};
-use schemas::ClosedEstimatorObjects;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    inner: Arc<Shared>,
-}
-
-struct Shared {
-    /// Bounds on requests, read by validation and the extractor.
-    limits: Limits,
-    /// Bounded blocking execution for requests that wait for their result.
-    runner: Runner,
-    /// Background jobs (they share the runner's permits).
-    jobs: Jobs,
-    /// The Prometheus recorder rendered by `/metrics`.
-    metrics: &'static PrometheusHandle,
-}
-
-impl AppState {
-    pub fn new(config: &Config) -> AppState {
-        let limits = config.limits.clone();
-        let runner = Runner::new(limits.concurrency as usize);
-        let jobs = Jobs::new(
-            runner.clone(),
-            limits.max_jobs as usize,
-            limits.job_time_budget(),
-        );
-        AppState {
-            inner: Arc::new(Shared {
-                limits,
-                runner,
-                jobs,
-                metrics: crate::telemetry::metrics(),
-            }),
-        }
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.inner.limits
-    }
-
-    pub fn runner(&self) -> &Runner {
-        &self.inner.runner
-    }
-
-    pub fn jobs(&self) -> &Jobs {
-        &self.inner.jobs
-    }
-
-    pub fn metrics(&self) -> &PrometheusHandle {
-        self.inner.metrics
-    }
-}
-
-/// The OpenAPI document's root.
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "gradest",
-        description = "Monte Carlo estimation of ∇θ E_{x~p_θ}[f(x; θ)] with a chosen estimator \
-                       (score function with baselines, reparameterization, Gumbel-Softmax, exact \
-                       enumeration), reporting the estimate with honest standard errors and \
-                       diagnostics. Every error is application/problem+json (RFC 9457) with a JSON \
-                       pointer to the offending field. Seeds are unsigned 64-bit integers: parse them \
-                       as u64, they may exceed 2^53.",
-        license(name = "MIT OR Apache-2.0")
-    ),
-    paths(
-        estimate::estimate_create,
-        jobs::jobs_create,
-        jobs::jobs_get,
-        jobs::jobs_delete,
-        compare::compare_create,
-        catalog::catalog_get,
-        health::health_live,
-        health::health_ready,
-        health::metrics_get,
-    ),
-    components(schemas(error::Problem)),
-    modifiers(&ClosedEstimatorObjects),
-    tags(
-        (name = "estimation", description = "Run estimations and wait for them"),
-        (name = "jobs", description = "Run estimations in the background"),
-        (name = "catalog", description = "What the service knows"),
-        (name = "operations", description = "Health and metrics"),
-    )
-)]
-struct ApiDoc;
-
-/// The OpenAPI 3.1 document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
-}
-
-/// The OpenAPI document as committed: pretty JSON with a final newline.
-pub fn openapi_json() -> String {
-    let mut text =
-        serde_json::to_string_pretty(&openapi()).expect("the OpenAPI document serializes");
-    text.push('\n');
-    text
-}
+pub use openapi::{openapi, openapi_json};
+use routes::{catalog as catalog_route, compare, estimate, health, jobs};
+pub use state::AppState;
 
 /// The router with every route and layer.
 pub fn app(state: AppState) -> Router {
@@ -152,7 +63,7 @@ pub fn app(state: AppState) -> Router {
             get(jobs::jobs_get).delete(jobs::jobs_delete),
         )
         .route("/v1/compare", post(compare::compare_create))
-        .route("/v1/catalog", get(catalog::catalog_get))
+        .route("/v1/catalog", get(catalog_route::catalog_get))
         .route("/healthz", get(health::health_live))
         .route("/readyz", get(health::health_ready))
         .route("/metrics", get(health::metrics_get))

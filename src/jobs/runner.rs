@@ -191,12 +191,16 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(365 * 24 * 3600)
 }
 
-/// A blocking task that did not return: it panicked (or was aborted at shutdown).
+/// A blocking task that did not return: it panicked (or was aborted at
+/// shutdown). Logged here, once, in the caller's span (a request's, or a
+/// background job's); whoever reports the failure later does not log it again.
 fn panicked(e: tokio::task::JoinError) -> Failure {
-    Failure::Panicked(match e.try_into_panic() {
+    let message = match e.try_into_panic() {
         Ok(payload) => panic_text(payload.as_ref()),
         Err(e) => e.to_string(),
-    })
+    };
+    tracing::error!(panic = %message, "an estimation task panicked");
+    Failure::Panicked(message)
 }
 
 fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {

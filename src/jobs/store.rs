@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use thiserror::Error;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::runner::{Deadline, Failure, Handle, Runner, estimate};
@@ -164,18 +165,20 @@ impl Jobs {
             snapshot
         };
         let jobs = self.clone();
-        tokio::spawn(async move {
-            let result = jobs
-                .runner
-                .run(handle, Deadline::AfterStart(jobs.budget), move |c| {
-                    estimate(&job, c)
-                })
-                .await;
-            if let Err(Failure::Panicked(message)) = &result {
-                tracing::error!(job = %id, panic = %message, "a background job panicked");
+        // The job's span names it in whatever the run logs (a panic, say).
+        let span = tracing::info_span!("job", job = %id);
+        tokio::spawn(
+            async move {
+                let result = jobs
+                    .runner
+                    .run(handle, Deadline::AfterStart(jobs.budget), move |c| {
+                        estimate(&job, c)
+                    })
+                    .await;
+                jobs.finish(id, result);
             }
-            jobs.finish(id, result);
-        });
+            .instrument(span),
+        );
         Ok(snapshot)
     }
 

@@ -55,9 +55,7 @@ pub fn enumerate_if_feasible(job: &Job) -> Result<Option<Exact>, RunError> {
 /// Enumerates every outcome.
 pub fn enumerate(job: &Job) -> Result<Exact, RunError> {
     let dist = job.distribution.as_ref();
-    let en = dist
-        .enumerable()
-        .ok_or_else(|| RunError::Unsupported("this family cannot be enumerated".to_string()))?;
+    let en = dist.enumerable().ok_or(RunError::NotEnumerable)?;
     let total = en.outcomes().unwrap_or(u64::MAX);
     let (d, p) = (dist.dim(), grad_len(dist));
     let prog = &job.objective;
@@ -95,10 +93,10 @@ pub fn enumerate(job: &Job) -> Result<Exact, RunError> {
                 continue;
             }
             if !fv.is_finite() {
-                return Err(RunError::NonFinite(format!(
-                    "the objective is not finite at the outcome x = {:?}: f = {fv}",
-                    &x[r * d..(r + 1) * d]
-                )));
+                return Err(RunError::NonFiniteOutcome {
+                    x: x[r * d..(r + 1) * d].to_vec(),
+                    f: fv,
+                });
             }
             mean += pr * fv;
             second += pr * fv * fv;

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::http::AppState;
-use crate::http::schemas::Catalog;
+use crate::http::catalog::Catalog;
+use crate::http::state::AppState;
 
 /// The distribution families with their parameters, constraints and applicable
 /// estimators; the estimators; the objective language; the limits.

@@ -5,10 +5,12 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
-use crate::http::schemas::{CompareRequest, CompareResponse};
+use crate::http::requests::CompareRequest;
+use crate::http::responses::CompareResponse;
+use crate::http::state::AppState;
+use crate::http::validate::prepare;
 use crate::jobs::{Deadline, Handle, estimate};
 
 /// Run several estimators with the same samples and seed and rank them.
@@ -38,15 +40,7 @@ pub async fn compare_create(
     ApiJson(request): ApiJson<CompareRequest>,
 ) -> Result<Json<CompareResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let compare = if request.is_small() {
-        request.into_jobs(state.limits())?
-    } else {
-        let limits = state.limits().clone();
-        state
-            .runner()
-            .prepare(move || request.into_jobs(&limits))
-            .await??
-    };
+    let compare = prepare(&state, request).await?;
     let (samples, seed, jobs) = (compare.samples, compare.seed, compare.jobs);
     let runs = state
         .runner()

@@ -5,10 +5,12 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::State;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
-use crate::http::schemas::{EstimateRequest, EstimateResponse};
+use crate::http::requests::EstimateRequest;
+use crate::http::responses::EstimateResponse;
+use crate::http::state::AppState;
+use crate::http::validate::prepare;
 use crate::jobs::{Deadline, Handle, estimate};
 
 /// Run one estimation and wait for the result.
@@ -35,15 +37,7 @@ pub async fn estimate_create(
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Json<EstimateResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let job = if request.is_small() {
-        request.into_job(state.limits())?
-    } else {
-        let limits = state.limits().clone();
-        state
-            .runner()
-            .prepare(move || request.into_job(&limits))
-            .await??
-    };
+    let job = prepare(&state, request).await?;
     let run = state
         .runner()
         .run(Handle::new(), Deadline::At(deadline), move |c| {

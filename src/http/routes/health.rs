@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::AppState;
+use crate::http::state::AppState;
 
 /// Liveness and readiness.
 #[derive(Debug, Serialize, ToSchema)]

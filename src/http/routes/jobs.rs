@@ -7,10 +7,12 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
-use crate::http::AppState;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
-use crate::http::schemas::{EstimateRequest, JobResponse};
+use crate::http::requests::EstimateRequest;
+use crate::http::responses::JobResponse;
+use crate::http::state::AppState;
+use crate::http::validate::prepare;
 use crate::jobs::Removal;
 
 /// Submit a job to run in the background.
@@ -36,15 +38,7 @@ pub async fn jobs_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Response, ApiError> {
-    let job = if request.is_small() {
-        request.into_job(state.limits())?
-    } else {
-        let limits = state.limits().clone();
-        state
-            .runner()
-            .prepare(move || request.into_job(&limits))
-            .await??
-    };
+    let job = prepare(&state, request).await?;
     let snapshot = state.jobs().submit(job)?;
     let location = format!("/v1/jobs/{}", snapshot.id);
     let body = Json(JobResponse::from(&snapshot));

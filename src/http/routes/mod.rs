@@ -1,5 +1,6 @@
-//! One file per resource. Handlers stay short: extract, validate (in
-//! `schemas`), run (in `jobs`), convert.
+//! One file per resource. Handlers stay short: extract, prepare (the one
+//! validation, [`super::validate::prepare`]), run (in [`crate::jobs`]), convert
+//! (in [`super::responses`]).
 
 pub mod catalog;
 pub mod compare;

@@ -1,0 +1,408 @@
+//! Request types (serde + OpenAPI schemas), as the client sends them. They are
+//! checked into a domain job in one place, [`super::validate`].
+//!
+//! The `distribution` object is read as a map (`family` plus parameter arrays)
+//! and checked against the core's registry, and its OpenAPI schema is generated
+//! from that registry, so a new family needs no change here.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, Discriminator, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+use crate::estimation::EstimatorKind;
+use crate::estimation::distributions::{Constraint, FAMILIES, FamilyInfo, Shape};
+
+/// One estimation job, for `POST /v1/estimate` and `POST /v1/jobs`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "distribution": { "family": "normal", "loc": [0.5, -1.0], "scale": [1.0, 2.0] },
+    "objective": "sum((x - 3)^2)",
+    "estimator": { "kind": "score_function", "baseline": "optimal" },
+    "samples": 100000,
+    "seed": 42
+}))]
+pub struct EstimateRequest {
+    pub distribution: DistributionSpec,
+    /// f(x; θ) in the objective language (see `GET /v1/catalog`); must be a scalar.
+    #[schema(example = "sum((x - 3)^2)")]
+    pub objective: String,
+    #[schema(value_type = EstimatorSpec)]
+    pub estimator: EstimatorFields,
+    /// N, the number of samples drawn (at least 2; at most the configured limit).
+    #[schema(minimum = 2, example = 100000)]
+    pub samples: u64,
+    /// Seed of the sample generator, an integer in [0, 2⁶⁴ − 1] (parse it as a
+    /// u64: it may exceed 2⁵³). When omitted a random seed is drawn; the seed
+    /// used is always returned, and sending it back reproduces the result bit
+    /// for bit.
+    #[serde(default)]
+    #[schema(example = 42)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub on_non_finite: Option<NonFiniteSpec>,
+}
+
+/// Several estimators on one problem, with common samples and seed, for `POST /v1/compare`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "distribution": { "family": "normal", "loc": [0.0], "scale": [1.0] },
+    "objective": "x[0]^2",
+    "samples": 10000,
+    "seed": 1,
+    "estimators": "all"
+}))]
+pub struct CompareRequest {
+    pub distribution: DistributionSpec,
+    /// f(x; θ), as for an estimate.
+    pub objective: String,
+    /// N, the number of samples each estimator draws.
+    #[schema(minimum = 2)]
+    pub samples: u64,
+    /// Seed shared by every estimator (a u64; random when omitted, always returned).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub on_non_finite: Option<NonFiniteSpec>,
+    #[serde(default)]
+    pub estimators: EstimatorList,
+}
+
+/// What to do when f or a gradient term is NaN or infinite at a sample:
+/// `error` (the default) refuses the job, naming the sample; `skip` drops such
+/// samples, counts them, and warns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NonFiniteSpec {
+    Error,
+    Skip,
+}
+
+/// The distribution p_θ, tagged by `family`; its parameters are arrays (one
+/// entry per independent component) or lists of rows for matrix parameters.
+/// The families and their parameters are listed by `GET /v1/catalog`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DistributionSpec {
+    pub family: String,
+    /// Parameters in the order given.
+    pub params: Vec<(String, Value)>,
+}
+
+impl<'de> Deserialize<'de> for DistributionSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = DistributionSpec;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object with a `family` and the family's parameters")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut family = None;
+                let mut params: Vec<(String, Value)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "family" {
+                        if family.is_some() {
+                            return Err(de::Error::duplicate_field("family"));
+                        }
+                        family = Some(map.next_value::<String>()?);
+                    } else {
+                        if params.iter().any(|(k, _)| *k == key) {
+                            return Err(de::Error::custom(format!("duplicate field `{key}`")));
+                        }
+                        let value = map.next_value::<Value>()?;
+                        params.push((key, value));
+                    }
+                }
+                let family = family.ok_or_else(|| de::Error::missing_field("family"))?;
+                Ok(DistributionSpec { family, params })
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+/// An estimator as the request spells it; checked against the family by
+/// [`super::validate`]. Its documented form is [`EstimatorSpec`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstimatorFields {
+    pub kind: String,
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub hard: Option<bool>,
+}
+
+/// The estimator, tagged by `kind`. `GET /v1/catalog` lists the estimators
+/// that apply to each family; any other is refused (422) with that list.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EstimatorSpec {
+    /// REINFORCE / likelihood ratio: ∇θf + (f − b)·∇θ log p, unbiased for any
+    /// baseline b independent of the sample.
+    ScoreFunction {
+        #[serde(default)]
+        baseline: BaselineSpec,
+    },
+    /// Pathwise: x = g_θ(ε), the gradient flows through f (differentiable f; a
+    /// step in f is warned about).
+    Reparameterization,
+    /// Gumbel-Softmax / binary Concrete relaxation for discrete families; biased
+    /// (the result says so). `hard` is straight-through.
+    GumbelSoftmax {
+        /// τ > 0.
+        #[schema(exclusive_minimum = 0, example = 0.5)]
+        temperature: f64,
+        #[serde(default)]
+        hard: bool,
+    },
+    /// Exact enumeration of a small discrete space: no noise.
+    Exact,
+}
+
+/// The score-function baseline: `none`, `mean` (leave-one-out within a batch,
+/// unbiased), `optimal` (per component b* = E[f s²]/E[s²], cross-fitted between
+/// chunks so it stays unbiased), or `{"constant": b}`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineSpec {
+    #[default]
+    None,
+    Mean,
+    Optimal,
+    Constant(f64),
+}
+
+/// The estimators to compare: a list, or `"all"` (every estimator that applies
+/// to the family: score_function with baselines none, mean and optimal,
+/// reparameterization, gumbel_softmax at temperature 0.5, exact when feasible).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum EstimatorList {
+    #[default]
+    All,
+    List(Vec<EstimatorFields>),
+}
+
+impl<'de> Deserialize<'de> for EstimatorList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = EstimatorList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"all\" or a list of estimators")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == "all" {
+                    Ok(EstimatorList::All)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element::<EstimatorFields>()? {
+                    list.push(item);
+                }
+                Ok(EstimatorList::List(list))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl EstimatorList {
+    /// The estimators `"all"` stands for, of one kind.
+    pub fn all_of(kind: EstimatorKind) -> Vec<EstimatorSpec> {
+        match kind {
+            EstimatorKind::ScoreFunction => [
+                BaselineSpec::None,
+                BaselineSpec::Mean,
+                BaselineSpec::Optimal,
+            ]
+            .into_iter()
+            .map(|baseline| EstimatorSpec::ScoreFunction { baseline })
+            .collect(),
+            EstimatorKind::Reparameterization => vec![EstimatorSpec::Reparameterization],
+            EstimatorKind::GumbelSoftmax => vec![EstimatorSpec::GumbelSoftmax {
+                temperature: 0.5,
+                hard: false,
+            }],
+            EstimatorKind::Exact => vec![EstimatorSpec::Exact],
+        }
+    }
+}
+
+impl EstimatorSpec {
+    /// The estimator's kind.
+    pub fn kind(&self) -> EstimatorKind {
+        match self {
+            EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
+            EstimatorSpec::Reparameterization => EstimatorKind::Reparameterization,
+            EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            EstimatorSpec::Exact => EstimatorKind::Exact,
+        }
+    }
+
+    /// The estimator as a request would spell it.
+    pub fn fields(self) -> EstimatorFields {
+        let mut fields = EstimatorFields {
+            kind: self.kind().name().to_string(),
+            baseline: None,
+            temperature: None,
+            hard: None,
+        };
+        match self {
+            EstimatorSpec::ScoreFunction { baseline } => fields.baseline = Some(baseline),
+            EstimatorSpec::GumbelSoftmax { temperature, hard } => {
+                fields.temperature = Some(temperature);
+                fields.hard = Some(hard);
+            }
+            EstimatorSpec::Reparameterization | EstimatorSpec::Exact => {}
+        }
+        fields
+    }
+}
+
+impl PartialSchema for EstimatorList {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["all"])),
+            )
+            .item(
+                ArrayBuilder::new()
+                    .items(Ref::from_schema_name(EstimatorSpec::name()))
+                    .min_items(Some(1)),
+            )
+            .description(Some(
+                "`\"all\"` (the default: every estimator that applies to the family, \
+                 score_function with baselines none, mean and optimal, gumbel_softmax at \
+                 temperature 0.5, exact when feasible) or a list of estimators",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for EstimatorList {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("EstimatorList")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((EstimatorSpec::name().into(), EstimatorSpec::schema()));
+        <EstimatorSpec as ToSchema>::schemas(schemas);
+    }
+}
+
+// ───────────────────── the distribution's schema, from the registry ─────────────────────
+
+fn family_schema_name(family: &FamilyInfo) -> String {
+    format!("Distribution_{}", family.name)
+}
+
+fn number_schema(constraint: Constraint) -> ObjectBuilder {
+    let number = ObjectBuilder::new().schema_type(Type::Number);
+    match constraint {
+        Constraint::Positive => number.exclusive_minimum(Some(0)),
+        Constraint::UnitInterval => number.minimum(Some(0)).maximum(Some(1)),
+        _ => number,
+    }
+}
+
+fn family_schema(family: &FamilyInfo) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new()
+        .title(Some(family.name))
+        .description(Some(family_description(family)))
+        .property(
+            "family",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([family.name])),
+        )
+        .required("family")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for spec in family.params {
+        let description = format!("{}; {}", spec.doc, spec.constraint.describe());
+        let schema: RefOr<Schema> = match spec.shape {
+            Shape::Vector => ArrayBuilder::new()
+                .items(number_schema(spec.constraint))
+                .min_items(Some(1))
+                .description(Some(description))
+                .into(),
+            Shape::Matrix => ArrayBuilder::new()
+                .items(
+                    ArrayBuilder::new()
+                        .items(ObjectBuilder::new().schema_type(Type::Number))
+                        .min_items(Some(1)),
+                )
+                .min_items(Some(1))
+                .description(Some(description))
+                .into(),
+        };
+        object = object.property(spec.name, schema);
+        if spec.required {
+            object = object.required(spec.name);
+        }
+    }
+    object.into()
+}
+
+fn family_description(family: &FamilyInfo) -> String {
+    let mut text = family.doc.to_string();
+    for group in family.alternatives {
+        text.push_str(&format!(" Give exactly one of {}.", group.join(" or ")));
+    }
+    let estimators: Vec<&str> = family.estimators.iter().map(|k| k.name()).collect();
+    text.push_str(&format!(" Estimators: {}.", estimators.join(", ")));
+    text
+}
+
+impl PartialSchema for DistributionSpec {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "The distribution p_θ, tagged by `family`. Parameters are arrays with one entry \
+             per independent component (all of the same length), or lists of rows for a \
+             matrix parameter.",
+        ));
+        let mut discriminator = Discriminator::new("family");
+        for family in FAMILIES {
+            let name = family_schema_name(family);
+            discriminator.mapping.insert(
+                family.name.to_string(),
+                format!("#/components/schemas/{name}"),
+            );
+            one_of = one_of.item(Ref::from_schema_name(name));
+        }
+        one_of.discriminator(Some(discriminator)).into()
+    }
+}
+
+impl ToSchema for DistributionSpec {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Distribution")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for family in FAMILIES {
+            schemas.push((family_schema_name(family), family_schema(family)));
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! What every handler shares: the limits, the runner, the background jobs and
+//! the metrics recorder.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::config::{Config, Limits};
+use crate::jobs::{Jobs, Runner};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    /// Bounds on requests, read by validation and the extractor.
+    limits: Limits,
+    /// Bounded blocking execution for requests that wait for their result.
+    runner: Runner,
+    /// Background jobs (they share the runner's permits).
+    jobs: Jobs,
+    /// The Prometheus recorder rendered by `/metrics`.
+    metrics: &'static PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(config: &Config) -> AppState {
+        let limits = config.limits.clone();
+        let runner = Runner::new(limits.concurrency as usize);
+        let jobs = Jobs::new(
+            runner.clone(),
+            limits.max_jobs as usize,
+            limits.job_time_budget(),
+        );
+        AppState {
+            inner: Arc::new(Shared {
+                limits,
+                runner,
+                jobs,
+                metrics: crate::telemetry::metrics(),
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.inner.runner
+    }
+
+    pub fn jobs(&self) -> &Jobs {
+        &self.inner.jobs
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        self.inner.metrics
+    }
+}

@@ -1,0 +1,551 @@
+//! The one validation of a request into a domain [`Job`]: every refusal names
+//! the field with a JSON pointer. A job that passed here is never checked again.
+
+use serde_json::Value;
+
+use super::error::{ApiError, pointer};
+use super::requests::{
+    BaselineSpec, CompareRequest, DistributionSpec, EstimateRequest, EstimatorFields,
+    EstimatorList, EstimatorSpec, NonFiniteSpec,
+};
+use super::state::AppState;
+use crate::config::Limits;
+use crate::estimation::distributions::{
+    self, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
+};
+use crate::estimation::estimators::exact;
+use crate::estimation::objective::{ParseLimits, Program};
+use crate::estimation::{self, Baseline, Estimator, EstimatorKind, Job, NonFinitePolicy};
+
+/// A request with an objective of at most this many characters and at most
+/// this many parameter numbers is prepared (validated, compiled) inline on
+/// the async worker: that takes microseconds, less than a hop to the blocking
+/// pool and back. Larger ones are prepared on the bounded blocking pool.
+const INLINE_OBJECTIVE_CHARS: usize = 256;
+const INLINE_PARAMETER_NUMBERS: usize = 256;
+
+impl DistributionSpec {
+    /// How many numbers (leaves) the parameters hold.
+    fn numbers(&self) -> usize {
+        fn leaves(v: &Value) -> usize {
+            match v {
+                Value::Array(items) => items.iter().map(leaves).sum::<usize>().max(1),
+                _ => 1,
+            }
+        }
+        self.params.iter().map(|(_, v)| leaves(v)).sum()
+    }
+
+    fn is_small(&self, objective: &str) -> bool {
+        objective.len() <= INLINE_OBJECTIVE_CHARS && self.numbers() <= INLINE_PARAMETER_NUMBERS
+    }
+}
+
+/// The parts of a request shared by an estimate and a compare, validated.
+struct Common {
+    family: &'static FamilyInfo,
+    input: ParamInput,
+    objective: Program,
+    samples: u64,
+    seed: u64,
+    on_non_finite: NonFinitePolicy,
+    max_outcomes: u64,
+}
+
+impl Common {
+    fn new(
+        spec: &DistributionSpec,
+        objective: &str,
+        samples: u64,
+        seed: Option<u64>,
+        on_non_finite: Option<NonFiniteSpec>,
+        limits: &Limits,
+    ) -> Result<(Common, Box<dyn Distribution>), ApiError> {
+        let (family, input, dist) = distribution(spec, limits)?;
+        let objective = compile_objective(objective, dist.as_ref(), limits)?;
+        if samples < 2 {
+            return Err(ApiError::field(
+                "/samples",
+                format!("samples = {samples} is too few: at least 2 are needed"),
+            ));
+        }
+        if samples > limits.max_samples {
+            return Err(ApiError::limit(
+                "/samples",
+                format!(
+                    "samples = {samples} exceeds the limit of {} per run",
+                    limits.max_samples
+                ),
+            ));
+        }
+        let common = Common {
+            family,
+            input,
+            objective,
+            samples,
+            seed: seed.unwrap_or_else(rand::random),
+            on_non_finite: match on_non_finite {
+                None | Some(NonFiniteSpec::Error) => NonFinitePolicy::Error,
+                Some(NonFiniteSpec::Skip) => NonFinitePolicy::Skip,
+            },
+            max_outcomes: limits.max_outcomes,
+        };
+        Ok((common, dist))
+    }
+
+    fn job(&self, distribution: Box<dyn Distribution>, estimator: Estimator) -> Job {
+        Job {
+            distribution,
+            objective: self.objective.clone(),
+            estimator,
+            samples: self.samples,
+            seed: self.seed,
+            on_non_finite: self.on_non_finite,
+            max_outcomes: self.max_outcomes,
+        }
+    }
+
+    /// Builds the distribution again (a job owns its distribution); the
+    /// parameters passed validation once, so this cannot fail but is checked.
+    fn rebuild(&self) -> Result<Box<dyn Distribution>, ApiError> {
+        distributions::build(self.family, &self.input, usize::MAX).map_err(|e| {
+            ApiError::internal(format!("rebuilding a validated distribution failed: {e}"))
+        })
+    }
+}
+
+/// A request that becomes a domain value in one step, checked once.
+pub trait Validate: Send + 'static {
+    /// What it becomes: a job, or one job per estimator.
+    type Valid: Send + 'static;
+
+    /// Whether validating it is cheap enough to do inline on the async worker
+    /// (a short objective and few parameter numbers: `INLINE_OBJECTIVE_CHARS`,
+    /// `INLINE_PARAMETER_NUMBERS`).
+    fn is_small(&self) -> bool;
+
+    /// Validates the request: the one place this happens.
+    fn validate(self, limits: &Limits) -> Result<Self::Valid, ApiError>;
+}
+
+/// The step every handler shares: validates a request inline when it is
+/// small, else on the runner's bounded preparation pool (a pathological
+/// objective never occupies an async worker).
+pub async fn prepare<R: Validate>(state: &AppState, request: R) -> Result<R::Valid, ApiError> {
+    if request.is_small() {
+        return request.validate(state.limits());
+    }
+    let limits = state.limits().clone();
+    state
+        .runner()
+        .prepare(move || request.validate(&limits))
+        .await?
+}
+
+impl Validate for EstimateRequest {
+    type Valid = Job;
+
+    fn is_small(&self) -> bool {
+        self.distribution.is_small(&self.objective)
+    }
+
+    fn validate(self, limits: &Limits) -> Result<Job, ApiError> {
+        let (common, dist) = Common::new(
+            &self.distribution,
+            &self.objective,
+            self.samples,
+            self.seed,
+            self.on_non_finite,
+            limits,
+        )?;
+        let (_, est) = estimator(
+            common.family,
+            dist.as_ref(),
+            &self.estimator,
+            "/estimator",
+            limits,
+        )?;
+        Ok(common.job(dist, est))
+    }
+}
+
+/// A validated compare request: one job per estimator, same samples and seed.
+pub struct CompareJobs {
+    pub samples: u64,
+    pub seed: u64,
+    pub jobs: Vec<(EstimatorSpec, Job)>,
+}
+
+impl Validate for CompareRequest {
+    type Valid = CompareJobs;
+
+    fn is_small(&self) -> bool {
+        self.distribution.is_small(&self.objective)
+    }
+
+    /// Validates the request into one job per estimator.
+    fn validate(self, limits: &Limits) -> Result<CompareJobs, ApiError> {
+        let (common, dist) = Common::new(
+            &self.distribution,
+            &self.objective,
+            self.samples,
+            self.seed,
+            self.on_non_finite,
+            limits,
+        )?;
+        let chosen = compared(&self.estimators, common.family, dist.as_ref(), limits)?;
+        let mut jobs = Vec::with_capacity(chosen.len());
+        for (spec, est) in chosen {
+            jobs.push((spec, common.job(common.rebuild()?, est)));
+        }
+        Ok(CompareJobs {
+            samples: common.samples,
+            seed: common.seed,
+            jobs,
+        })
+    }
+}
+
+/// The estimators a compare runs: `"all"` that apply, or the list (each checked).
+fn compared(
+    estimators: &EstimatorList,
+    family: &FamilyInfo,
+    dist: &dyn Distribution,
+    limits: &Limits,
+) -> Result<Vec<(EstimatorSpec, Estimator)>, ApiError> {
+    let mut chosen: Vec<(EstimatorSpec, Estimator)> = Vec::new();
+    match estimators {
+        EstimatorList::All => {
+            for kind in family.estimators {
+                for spec in EstimatorList::all_of(*kind) {
+                    if let Ok(est) = estimator(family, dist, &spec.fields(), "/estimators", limits)
+                    {
+                        chosen.push(est);
+                    }
+                }
+            }
+        }
+        EstimatorList::List(list) => {
+            if list.is_empty() {
+                return Err(ApiError::field(
+                    "/estimators",
+                    "the list of estimators is empty",
+                ));
+            }
+            if list.len() > limits.max_compare_estimators {
+                return Err(ApiError::limit(
+                    "/estimators",
+                    format!(
+                        "{} estimators exceed the limit of {} per compare",
+                        list.len(),
+                        limits.max_compare_estimators
+                    ),
+                ));
+            }
+            for (i, fields) in list.iter().enumerate() {
+                let at = format!("/estimators/{i}");
+                chosen.push(estimator(family, dist, fields, &at, limits)?);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Reads and builds the distribution; every refusal points into `/distribution`.
+fn distribution(
+    spec: &DistributionSpec,
+    limits: &Limits,
+) -> Result<(&'static FamilyInfo, ParamInput, Box<dyn Distribution>), ApiError> {
+    let family = distributions::family(&spec.family).ok_or_else(|| {
+        let names: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        ApiError::field(
+            "/distribution/family",
+            format!(
+                "unknown family '{}'; the families are {}",
+                spec.family,
+                names.join(", ")
+            ),
+        )
+    })?;
+    let mut input = ParamInput::new();
+    for (name, value) in &spec.params {
+        let at = pointer("/distribution", &[name]);
+        let parsed = match family.params.iter().find(|p| p.name == name) {
+            Some(p) => param_value(value, p.shape, name, &at)?,
+            // Unknown names are refused by the registry's checks, with the list.
+            None => ParamValue::Vector(Vec::new()),
+        };
+        input.insert(name.clone(), parsed);
+    }
+    let dist = distributions::build(
+        family,
+        &input,
+        limits.max_dimension.max(limits.max_categories),
+    )?;
+    let (limit, what) = if dist.category_probs().is_some() {
+        (limits.max_categories, "categories")
+    } else {
+        (limits.max_dimension, "dimension")
+    };
+    if dist.dim() > limit {
+        let first = family
+            .params
+            .iter()
+            .find(|p| input.contains_key(p.name))
+            .map_or("", |p| p.name);
+        return Err(ApiError::limit(
+            pointer("/distribution", &[first]),
+            format!(
+                "the distribution has {} components; the {what} limit is {limit}",
+                dist.dim()
+            ),
+        ));
+    }
+    Ok((family, input, dist))
+}
+
+fn param_value(value: &Value, shape: Shape, name: &str, at: &str) -> Result<ParamValue, ApiError> {
+    let numbers = |items: &[Value], at: &str, what: &str| -> Result<Vec<f64>, ApiError> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_f64().ok_or_else(|| {
+                    ApiError::field(
+                        format!("{at}/{i}"),
+                        format!("{what}[{i}] must be a number, found {}", json_kind(v)),
+                    )
+                })
+            })
+            .collect()
+    };
+    match (shape, value) {
+        (Shape::Vector, Value::Array(items)) => Ok(ParamValue::Vector(numbers(items, at, name)?)),
+        (Shape::Matrix, Value::Array(rows)) => {
+            let mut out = Vec::with_capacity(rows.len());
+            for (i, row) in rows.iter().enumerate() {
+                let Value::Array(items) = row else {
+                    return Err(ApiError::field(
+                        format!("{at}/{i}"),
+                        format!(
+                            "{name}[{i}] must be a row (an array of numbers), found {}",
+                            json_kind(row)
+                        ),
+                    ));
+                };
+                out.push(numbers(
+                    items,
+                    &format!("{at}/{i}"),
+                    &format!("{name}[{i}]"),
+                )?);
+            }
+            Ok(ParamValue::Matrix(out))
+        }
+        (Shape::Vector, v) => Err(ApiError::field(
+            at,
+            format!("{name} must be an array of numbers, found {}", json_kind(v)),
+        )),
+        (Shape::Matrix, v) => Err(ApiError::field(
+            at,
+            format!(
+                "{name} must be a list of rows (arrays of numbers), found {}",
+                json_kind(v)
+            ),
+        )),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parses and compiles the objective, the distribution's parameters bound by name.
+fn compile_objective(
+    text: &str,
+    dist: &dyn Distribution,
+    limits: &Limits,
+) -> Result<Program, ApiError> {
+    let parse_limits = ParseLimits {
+        max_length: limits.max_objective_chars,
+        max_nodes: limits.max_objective_nodes,
+        max_depth: limits.max_objective_depth,
+    };
+    Ok(estimation::compile_objective(
+        text,
+        dist,
+        &parse_limits,
+        limits.max_working_floats,
+    )?)
+}
+
+/// Checks an estimator against the family; `at` is its pointer.
+fn estimator(
+    family: &FamilyInfo,
+    dist: &dyn Distribution,
+    fields: &EstimatorFields,
+    at: &str,
+    limits: &Limits,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let kind = estimator_kind(family, fields, at)?;
+    only_fields_of(kind, fields, at)?;
+    match kind {
+        EstimatorKind::ScoreFunction => score_function(fields, at),
+        EstimatorKind::Reparameterization => Ok((
+            EstimatorSpec::Reparameterization,
+            Estimator::Reparameterization,
+        )),
+        EstimatorKind::GumbelSoftmax => gumbel_softmax(fields, at),
+        EstimatorKind::Exact => exact_enumeration(family, dist, at, limits),
+    }
+}
+
+/// The estimator's kind, if it is one and applies to the family.
+fn estimator_kind(
+    family: &FamilyInfo,
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<EstimatorKind, ApiError> {
+    let applicable: Vec<&str> = family.estimators.iter().map(|k| k.name()).collect();
+    let Some(kind) = EstimatorKind::ALL
+        .into_iter()
+        .find(|k| k.name() == fields.kind)
+    else {
+        let all: Vec<&str> = EstimatorKind::ALL.iter().map(|k| k.name()).collect();
+        return Err(ApiError::field(
+            format!("{at}/kind"),
+            format!(
+                "unknown estimator '{}'; the estimators are {}, and for family '{}' these apply: {}",
+                fields.kind,
+                all.join(", "),
+                family.name,
+                applicable.join(", ")
+            ),
+        ));
+    };
+    if !family.estimators.contains(&kind) {
+        return Err(ApiError::NotApplicable {
+            pointer: format!("{at}/kind"),
+            detail: format!(
+                "the estimator '{}' does not apply to family '{}'; use one of: {}",
+                kind.name(),
+                family.name,
+                applicable.join(", ")
+            ),
+        });
+    }
+    Ok(kind)
+}
+
+/// Refuses the fields that belong to another kind of estimator.
+fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Result<(), ApiError> {
+    let only = |field: &str, present: bool, owner: EstimatorKind| -> Result<(), ApiError> {
+        if present && kind != owner {
+            Err(ApiError::field(
+                format!("{at}/{field}"),
+                format!("'{field}' applies only to the {} estimator", owner.name()),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    only(
+        "baseline",
+        fields.baseline.is_some(),
+        EstimatorKind::ScoreFunction,
+    )?;
+    only(
+        "temperature",
+        fields.temperature.is_some(),
+        EstimatorKind::GumbelSoftmax,
+    )?;
+    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)
+}
+
+/// The score function with its baseline (none when omitted; a constant must be finite).
+fn score_function(
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let baseline = fields.baseline.unwrap_or_default();
+    let core = match baseline {
+        BaselineSpec::None => Baseline::None,
+        BaselineSpec::Mean => Baseline::LeaveOneOut,
+        BaselineSpec::Optimal => Baseline::Optimal,
+        BaselineSpec::Constant(b) if b.is_finite() => Baseline::Constant(b),
+        BaselineSpec::Constant(b) => {
+            return Err(ApiError::field(
+                format!("{at}/baseline/constant"),
+                format!("the constant baseline must be finite, found {b}"),
+            ));
+        }
+    };
+    Ok((
+        EstimatorSpec::ScoreFunction { baseline },
+        Estimator::ScoreFunction { baseline: core },
+    ))
+}
+
+/// Gumbel-Softmax at a finite temperature τ > 0 (required), soft unless `hard`.
+fn gumbel_softmax(
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let temperature = match fields.temperature {
+        Some(t) if t.is_finite() && t > 0.0 => t,
+        Some(t) => {
+            return Err(ApiError::field(
+                format!("{at}/temperature"),
+                format!("temperature = {t} is invalid: it must be a finite number > 0"),
+            ));
+        }
+        None => {
+            return Err(ApiError::field(
+                format!("{at}/temperature"),
+                "gumbel_softmax needs a temperature > 0 (0.5 is a common start)",
+            ));
+        }
+    };
+    let hard = fields.hard.unwrap_or(false);
+    Ok((
+        EstimatorSpec::GumbelSoftmax { temperature, hard },
+        Estimator::GumbelSoftmax { temperature, hard },
+    ))
+}
+
+/// Exact enumeration, when the distribution has at most the configured outcomes.
+fn exact_enumeration(
+    family: &FamilyInfo,
+    dist: &dyn Distribution,
+    at: &str,
+    limits: &Limits,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    if !exact::feasible(dist, limits.max_outcomes) {
+        let count = dist
+            .enumerable()
+            .and_then(|e| e.outcomes())
+            .map_or("more than 2⁶⁴".to_string(), |n| n.to_string());
+        let others: Vec<&str> = family
+            .estimators
+            .iter()
+            .map(|k| k.name())
+            .filter(|k| *k != EstimatorKind::Exact.name())
+            .collect();
+        return Err(ApiError::NotApplicable {
+            pointer: format!("{at}/kind"),
+            detail: format!(
+                "exact enumeration is limited to {} outcomes and this distribution has {count}; \
+                 use one of: {}",
+                limits.max_outcomes,
+                others.join(", ")
+            ),
+        });
+    }
+    Ok((EstimatorSpec::Exact, Estimator::Exact))
+}
