@@ -49,6 +49,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
+    example: &[("logits", super::ExampleValue::Vector(&[0.5, -1.0]))],
     build,
 };
 

@@ -60,6 +60,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
+    example: &[(
+        "logits",
+        super::ExampleValue::Vector(&[0.5, -1.0, 0.0, 1.2]),
+    )],
     build,
 };
 

@@ -35,6 +35,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[("rate", super::ExampleValue::Vector(&[0.7, 2.5]))],
     build,
 };
 

@@ -133,9 +133,43 @@ pub struct FamilyInfo {
     pub alternatives: &'static [&'static [&'static str]],
     /// The estimators that apply, in the order they are recommended.
     pub estimators: &'static [EstimatorKind],
+    /// Valid parameters, away from every boundary, with at least two components
+    /// where the family allows it: what tests, documentation and pins use as
+    /// "a typical member of the family" ([`FamilyInfo::example_input`]).
+    pub example: &'static [(&'static str, ExampleValue)],
     /// Builds a validated distribution from parameters that already passed the
     /// generic checks (known names, shapes, lengths, constraints).
     pub build: fn(&ParamInput) -> Result<Box<dyn Distribution>, ParamError>,
+}
+
+/// A parameter value in a [`FamilyInfo::example`], in a form a `static` can hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExampleValue {
+    Vector(&'static [f64]),
+    /// A list of rows.
+    Matrix(&'static [&'static [f64]]),
+}
+
+impl ExampleValue {
+    /// The value as a job gives it.
+    pub fn to_param(self) -> ParamValue {
+        match self {
+            ExampleValue::Vector(v) => ParamValue::Vector(v.to_vec()),
+            ExampleValue::Matrix(rows) => {
+                ParamValue::Matrix(rows.iter().map(|r| r.to_vec()).collect())
+            }
+        }
+    }
+}
+
+impl FamilyInfo {
+    /// The family's example parameters as a job's input.
+    pub fn example_input(&self) -> ParamInput {
+        self.example
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_param()))
+            .collect()
+    }
 }
 
 impl fmt::Debug for FamilyInfo {
@@ -462,4 +496,64 @@ pub fn grad_len(d: &dyn Distribution) -> usize {
         .filter(|p| p.differentiable)
         .map(|p| p.values.len())
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every family's example passes the generic checks and the family's own,
+    /// names only its declared parameters, has at least two components, and
+    /// builds a distribution that points back to the same registry entry.
+    #[test]
+    fn every_family_example_builds() {
+        for info in FAMILIES {
+            for (name, _) in info.example {
+                assert!(
+                    info.params.iter().any(|p| p.name == *name),
+                    "{}: example names the unknown parameter '{name}'",
+                    info.name
+                );
+            }
+            let dist = build(info, &info.example_input(), 1_000)
+                .unwrap_or_else(|e| panic!("{}: example refused: {e}", info.name));
+            assert!(
+                std::ptr::eq(dist.family(), *info),
+                "{}: built distribution reports the family '{}'",
+                info.name,
+                dist.family().name
+            );
+            assert!(
+                dist.dim() >= 2,
+                "{}: example has dim {}",
+                info.name,
+                dist.dim()
+            );
+            assert!(grad_len(dist.as_ref()) >= 2, "{}", info.name);
+        }
+    }
+
+    /// Family names are unique, so [`family`] finds each entry.
+    #[test]
+    fn family_names_are_unique_and_found() {
+        for info in FAMILIES {
+            let found = family(info.name).expect("registered");
+            assert!(
+                std::ptr::eq(found, *info),
+                "two families named '{}'",
+                info.name
+            );
+        }
+    }
+
+    /// Negative control: an example with a parameter outside its constraint is
+    /// refused by the same path.
+    #[test]
+    fn a_broken_example_is_refused() {
+        let info = family("gamma").expect("registered");
+        let mut input = info.example_input();
+        input.insert("rate".into(), ParamValue::Vector(vec![1.0, -2.0]));
+        let err = build(info, &input, 1_000).expect_err("a negative rate");
+        assert_eq!(err.path, ["rate", "1"]);
+    }
 }

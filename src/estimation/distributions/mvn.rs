@@ -47,6 +47,13 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        (
+            "scale_tril",
+            super::ExampleValue::Matrix(&[&[1.0, 0.0], &[0.3, 0.8]]),
+        ),
+    ],
     build,
 };
 

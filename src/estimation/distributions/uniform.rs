@@ -47,6 +47,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     ],
     alternatives: &[],
     estimators: &[EstimatorKind::Reparameterization],
+    example: &[
+        ("low", super::ExampleValue::Vector(&[0.0, -1.0])),
+        ("high", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 
