@@ -148,7 +148,7 @@ impl<'de> Deserialize<'de> for DistributionSpec {
 }
 
 /// An estimator as the request spells it; checked against the family by
-/// [`estimator`]. Its documented form is [`EstimatorSpec`].
+/// `estimator`. Its documented form is [`EstimatorSpec`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstimatorFields {
@@ -189,7 +189,7 @@ pub enum EstimatorSpec {
 }
 
 /// The score-function baseline: `none`, `mean` (leave-one-out within a batch,
-/// unbiased), `optimal` (per component b* = E[f s²]/E[s²], cross-fitted between
+/// unbiased), `optimal` (per component `b* = E[f s²]/E[s²]`, cross-fitted between
 /// chunks so it stays unbiased), or `{"constant": b}`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -497,7 +497,7 @@ impl Common {
 }
 
 impl EstimateRequest {
-    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
+    /// Whether preparing it is cheap enough to do inline (see `INLINE_OBJECTIVE_CHARS`).
     pub fn is_small(&self) -> bool {
         self.distribution.is_small(&self.objective)
     }
@@ -531,7 +531,7 @@ pub struct CompareJobs {
 }
 
 impl CompareRequest {
-    /// Whether preparing it is cheap enough to do inline (see [`INLINE_OBJECTIVE_CHARS`]).
+    /// Whether preparing it is cheap enough to do inline (see `INLINE_OBJECTIVE_CHARS`).
     pub fn is_small(&self) -> bool {
         self.distribution.is_small(&self.objective)
     }
@@ -1085,7 +1085,7 @@ pub struct EstimateResponse {
     pub estimator: &'static str,
     /// Whether the estimator's expectation is the true gradient.
     pub unbiased: bool,
-    /// The estimate of ∇θ E[f].
+    /// The estimate of `∇θ E[f]`.
     pub gradient: ByParam,
     /// Per-sample variance of the single-sample gradient terms as computed
     /// (with baselines applied).

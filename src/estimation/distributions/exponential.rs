@@ -52,7 +52,7 @@ pub struct Exponential {
 
 impl Exponential {
     /// From validated rates (> 0).
-    pub fn new(rate: Vec<f64>) -> Self {
+    pub(super) fn new(rate: Vec<f64>) -> Self {
         let inv_rate = rate.iter().map(|r| 1.0 / r).collect();
         Exponential {
             params: [Param::vector("rate", rate)],

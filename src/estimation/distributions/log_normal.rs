@@ -69,7 +69,7 @@ pub struct LogNormal {
 
 impl LogNormal {
     /// From validated parameters of equal length (scale > 0).
-    pub fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
+    pub(super) fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
         LogNormal {
             params: [
                 Param::vector("loc", loc.clone()),

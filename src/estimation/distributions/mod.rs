@@ -10,25 +10,33 @@
 //!   [`Distribution::params`], into one vector of length P; per-sample gradient
 //!   terms are component-major (`g[k·b + r]`), so statistics run over
 //!   contiguous memory.
+//!
+//! Each family's module (such as [`gamma`] or [`mvn`]) documents its density,
+//! score, pathwise form and sampler; its `FAMILY` is its entry in [`FAMILIES`],
+//! with the parameters, the estimators that apply and an example.
 
-mod bernoulli;
-mod beta;
-mod categorical;
-mod cauchy;
-mod dirichlet;
-mod exponential;
-mod gamma;
-mod gumbel;
-mod implicit_gamma;
-mod laplace;
-mod locscale;
-mod log_normal;
-mod logistic;
-mod mvn;
-mod normal;
-mod poisson;
-mod student_t;
-mod uniform;
+// The family modules are public for their documentation (density, score,
+// pathwise form, sampling): what they export is the registry entry `FAMILY`,
+// the distribution types (built only through [`build`], which validates) and
+// shared mathematics; their constructors stay within this module.
+pub mod bernoulli;
+pub mod beta;
+pub mod categorical;
+pub mod cauchy;
+pub mod dirichlet;
+pub mod exponential;
+pub mod gamma;
+pub mod gumbel;
+pub mod implicit_gamma;
+pub mod laplace;
+pub mod locscale;
+pub mod log_normal;
+pub mod logistic;
+pub mod mvn;
+pub mod normal;
+pub mod poisson;
+pub mod student_t;
+pub mod uniform;
 
 pub use normal::standard_normals as normal_batch;
 
@@ -163,7 +171,16 @@ impl ExampleValue {
 }
 
 impl FamilyInfo {
-    /// The family's example parameters as a job's input.
+    /// The family's example parameters as a job's input; every one of them builds:
+    ///
+    /// ```
+    /// use gradest::estimation::distributions::{FAMILIES, build};
+    ///
+    /// for info in FAMILIES {
+    ///     let dist = build(info, &info.example_input(), 100).expect("a valid example");
+    ///     assert_eq!(dist.family().name, info.name);
+    /// }
+    /// ```
     pub fn example_input(&self) -> ParamInput {
         self.example
             .iter()

@@ -77,7 +77,7 @@ pub struct MultivariateNormal {
 
 impl MultivariateNormal {
     /// From μ (length d) and L flattened row-major (d², validated).
-    pub fn new(loc: Vec<f64>, tril: Vec<f64>) -> Self {
+    pub(super) fn new(loc: Vec<f64>, tril: Vec<f64>) -> Self {
         let d = loc.len();
         MultivariateNormal {
             params: [

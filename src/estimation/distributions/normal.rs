@@ -68,7 +68,7 @@ pub struct Normal {
 
 impl Normal {
     /// Builds from validated parameters of equal length (scale > 0).
-    pub fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
+    pub(super) fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
         Normal {
             params: [
                 Param::vector("loc", loc.clone()),

@@ -76,7 +76,7 @@ fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
     )))
 }
 
-/// The standard t with ν = df[i] for component i.
+/// The standard t with ν = df\[i\] for component i.
 #[derive(Debug, Clone)]
 pub struct StandardT {
     df: Vec<f64>,
