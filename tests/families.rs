@@ -626,6 +626,9 @@ const NEW_FAMILIES: [&str; 12] = [
     "normal",
 ];
 
+/// The estimators the continuous families are meant to list: a specification,
+/// kept by hand on purpose. That what is listed runs and what is not is refused
+/// is tests/registry.rs's part, driven by the registry itself.
 #[test]
 fn families_are_registered_with_their_estimators() {
     for name in NEW_FAMILIES {
@@ -639,22 +642,6 @@ fn families_are_registered_with_their_estimators() {
         assert!(!info.estimators.contains(&EstimatorKind::GumbelSoftmax));
         assert!(!info.estimators.contains(&EstimatorKind::Exact));
     }
-    let names: Vec<&str> = distributions::FAMILIES.iter().map(|f| f.name).collect();
-    let mut unique = names.clone();
-    unique.sort_unstable();
-    unique.dedup();
-    assert_eq!(
-        unique.len(),
-        names.len(),
-        "duplicate family names: {names:?}"
-    );
-}
-
-#[test]
-fn uniform_refuses_score_function() {
-    let info = distributions::family("uniform").unwrap();
-    assert!(!info.estimators.contains(&EstimatorKind::ScoreFunction));
-    assert_eq!(info.estimators, &[EstimatorKind::Reparameterization]);
 }
 
 #[test]

@@ -2,9 +2,9 @@
 //! change of results between versions is always deliberate and visible (the
 //! README lists such changes under "Results across versions").
 //!
-//! Two kinds of pins, for every registered family: the first draws of chunk 0's
-//! stream (what `sample` and, where it exists, the pathwise `rsample` give for
-//! the first three samples), and a full result (gradient, std_error, objective
+//! Two kinds of pins, for every registered family at its registry example
+//! (`FamilyInfo::example`): the first draws of chunk 0's stream (what `sample`
+//! and, where it exists, the pathwise `rsample` give for the first three samples), and a full result (gradient, std_error, objective
 //! mean, per-sample variance) of a small job for every estimator that applies.
 //! Numbers are written with Rust's shortest round-trip formatting and compared
 //! bit for bit.
@@ -19,95 +19,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use common::*;
-use gradest::estimation::distributions::{self, FAMILIES, ParamInput, ParamValue};
+use gradest::estimation::distributions::{self, FAMILIES};
 use gradest::estimation::runner::chunk_rng;
-use gradest::estimation::{Baseline, Estimator, EstimatorKind};
+use gradest::estimation::{Estimator, EstimatorKind};
 use rand::Rng;
 
 const PINS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pins/values.txt");
 
-/// Example parameters of each family: two components where the family allows it,
-/// values away from any boundary.
-fn example(family: &str) -> ParamInput {
-    let v = |x: &[f64]| ParamValue::Vector(x.to_vec());
-    let pairs: Vec<(&str, ParamValue)> = match family {
-        "normal" | "laplace" | "logistic" | "cauchy" | "gumbel" | "log_normal" => {
-            vec![("loc", v(&[0.5, -1.0])), ("scale", v(&[1.0, 2.0]))]
-        }
-        "multivariate_normal" => vec![
-            ("loc", v(&[0.5, -1.0])),
-            (
-                "scale_tril",
-                ParamValue::Matrix(vec![vec![1.0, 0.0], vec![0.3, 0.8]]),
-            ),
-        ],
-        "student_t" => vec![
-            ("df", v(&[5.0, 3.0])),
-            ("loc", v(&[0.5, -1.0])),
-            ("scale", v(&[1.0, 2.0])),
-        ],
-        "uniform" => vec![("low", v(&[0.0, -1.0])), ("high", v(&[1.0, 2.0]))],
-        "exponential" | "poisson" => vec![("rate", v(&[0.7, 2.5]))],
-        "gamma" => vec![("concentration", v(&[0.3, 2.5])), ("rate", v(&[1.0, 2.0]))],
-        "beta" => vec![
-            ("concentration1", v(&[0.5, 2.0])),
-            ("concentration0", v(&[1.5, 3.0])),
-        ],
-        "dirichlet" => vec![("concentration", v(&[0.5, 1.0, 2.0]))],
-        "categorical" => vec![("logits", v(&[0.5, -1.0, 0.0, 1.2]))],
-        "bernoulli" => vec![("logits", v(&[0.5, -1.0]))],
-        other => panic!("no example parameters for the family '{other}': add them here"),
-    };
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-/// The estimators pinned for a family: every kind it accepts, the score function
-/// with and without a baseline, Gumbel-Softmax soft and straight-through.
+/// The estimators pinned for a family: every variant ([`variants`]) of every
+/// kind it accepts.
 fn estimators(kinds: &[EstimatorKind]) -> Vec<(&'static str, Estimator)> {
-    let mut out = Vec::new();
-    for kind in kinds {
-        match kind {
-            EstimatorKind::ScoreFunction => {
-                out.push((
-                    "score_function/none",
-                    Estimator::ScoreFunction {
-                        baseline: Baseline::None,
-                    },
-                ));
-                out.push((
-                    "score_function/mean",
-                    Estimator::ScoreFunction {
-                        baseline: Baseline::LeaveOneOut,
-                    },
-                ));
-                out.push((
-                    "score_function/optimal",
-                    Estimator::ScoreFunction {
-                        baseline: Baseline::Optimal,
-                    },
-                ));
-            }
-            EstimatorKind::Reparameterization => {
-                out.push(("reparameterization", Estimator::Reparameterization))
-            }
-            EstimatorKind::GumbelSoftmax => {
-                for (name, hard) in [
-                    ("gumbel_softmax/soft", false),
-                    ("gumbel_softmax/hard", true),
-                ] {
-                    out.push((
-                        name,
-                        Estimator::GumbelSoftmax {
-                            temperature: 0.5,
-                            hard,
-                        },
-                    ));
-                }
-            }
-            EstimatorKind::Exact => out.push(("exact", Estimator::Exact)),
-        }
-    }
-    out
+    kinds.iter().flat_map(|k| variants(*k)).collect()
 }
 
 fn fmt_all(xs: &[f64]) -> String {
@@ -125,7 +47,7 @@ fn current() -> BTreeMap<String, String> {
         pins.insert(format!("stream/seed 7/chunk {c}"), words.join(" "));
     }
     for info in FAMILIES {
-        let dist = distributions::build(info, &example(info.name), 100).expect("valid example");
+        let dist = distributions::build(info, &info.example_input(), 100).expect("valid example");
         let d = dist.dim();
         let mut x = vec![0.0; 3 * d];
         dist.sample(&mut chunk_rng(7, 0), &mut x);
@@ -139,7 +61,7 @@ fn current() -> BTreeMap<String, String> {
             // sum(x * x) + sum(x): a non-linear f of every component, for every family.
             let e = run_ok(&job(
                 info.name,
-                &example(info.name),
+                &info.example_input(),
                 "sum(x * x) + sum(x)",
                 est,
                 1000,

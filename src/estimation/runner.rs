@@ -284,7 +284,7 @@ const CHUNK_KEYS: [u64; 4] = [
 ];
 
 /// The generator of chunk `chunk` of a job with `seed`: xoshiro256++ whose four
-/// state words are wᵢ = m(m(seed ⊕ Sᵢ) ⊕ m(chunk ⊕ Cᵢ)), m = [`splitmix`].
+/// state words are wᵢ = m(m(seed ⊕ Sᵢ) ⊕ m(chunk ⊕ Cᵢ)), m = `splitmix`.
 ///
 /// Every word depends on both the seed and the chunk through a final m, so the
 /// states of neighbouring chunks (or seeds) are unrelated. (An earlier scheme

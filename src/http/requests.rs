@@ -174,7 +174,7 @@ pub enum EstimatorSpec {
 }
 
 /// The score-function baseline: `none`, `mean` (leave-one-out within a batch,
-/// unbiased), `optimal` (per component b* = E[f s²]/E[s²], cross-fitted between
+/// unbiased), `optimal` (per component `b* = E[f s²]/E[s²]`, cross-fitted between
 /// chunks so it stays unbiased), or `{"constant": b}`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

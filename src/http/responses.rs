@@ -198,7 +198,7 @@ pub struct EstimateResponse {
     pub estimator: &'static str,
     /// Whether the estimator's expectation is the true gradient.
     pub unbiased: bool,
-    /// The estimate of ∇θ E[f].
+    /// The estimate of `∇θ E[f]`.
     pub gradient: ByParam,
     /// Per-sample variance of the single-sample gradient terms as computed
     /// (with baselines applied).

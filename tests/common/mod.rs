@@ -17,7 +17,7 @@ use gradest::estimation::distributions::{self, ParamInput, ParamValue};
 use gradest::estimation::objective::ParseLimits;
 use gradest::estimation::runner::{Estimate, RunError};
 use gradest::estimation::{
-    Baseline, Controls, Estimator, Job, NonFinitePolicy, compile_objective, run,
+    Baseline, Controls, Estimator, EstimatorKind, Job, NonFinitePolicy, compile_objective, run,
 };
 
 /// |z| threshold of every statistical check (see the module docs for its rate).
@@ -143,6 +143,34 @@ pub fn unbiased_estimators() -> Vec<(&'static str, Estimator)> {
             },
         ),
     ]
+}
+
+/// The variants of an estimator kind that the suite runs wherever the kind
+/// applies: the score function without a baseline, with leave-one-out ("mean")
+/// and with the cross-fitted optimal one; Gumbel-Softmax at τ = 0.5, soft and
+/// straight-through. The match has no catch-all arm, so a new kind must say
+/// here how it is run.
+pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
+    let sf = |baseline| Estimator::ScoreFunction { baseline };
+    let gs = |hard| Estimator::GumbelSoftmax {
+        temperature: 0.5,
+        hard,
+    };
+    match kind {
+        EstimatorKind::ScoreFunction => vec![
+            ("score_function/none", sf(Baseline::None)),
+            ("score_function/mean", sf(Baseline::LeaveOneOut)),
+            ("score_function/optimal", sf(Baseline::Optimal)),
+        ],
+        EstimatorKind::Reparameterization => {
+            vec![("reparameterization", Estimator::Reparameterization)]
+        }
+        EstimatorKind::GumbelSoftmax => vec![
+            ("gumbel_softmax/soft", gs(false)),
+            ("gumbel_softmax/hard", gs(true)),
+        ],
+        EstimatorKind::Exact => vec![("exact", Estimator::Exact)],
+    }
 }
 
 /// Absolute slack for components whose per-sample terms are all equal (std_error

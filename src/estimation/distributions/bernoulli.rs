@@ -1,13 +1,16 @@
 //! Independent Bernoulli components, given by `logits` z (p = sigmoid(z)) or by
 //! `probs` p. A sample x is the 0/1 vector.
 //!
+//! # Density
+//! log p(x) = Σᵢ xᵢ log pᵢ + (1 − xᵢ) log(1 − pᵢ) = Σᵢ xᵢzᵢ − softplus(zᵢ),  x ∈ {0, 1}ᵈ
+//!
 //! # Score
 //! logits: s_z = x − sigmoid(z);  probs: s_p = x/p − (1 − x)/(1 − p).
 //!
 //! # Binary Concrete (relaxed Bernoulli), temperature τ > 0
 //! y = sigmoid((z + log U − log(1 − U))/τ), U ~ Uniform(0, 1), and
 //! ∂y/∂z = y(1 − y)/τ; for probs, ∂z/∂p = 1/(p(1 − p)). Straight-through
-//! (`hard`): f and ∇f at h = 1[y > ½], a true Bernoulli sample.
+//! (`hard`): f and ∇f at h = 1\[y > ½\], a true Bernoulli sample.
 //!
 //! # Exact
 //! The 2^d outcomes are enumerated when d is small.
@@ -49,6 +52,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
+    example: &[("logits", super::ExampleValue::Vector(&[0.5, -1.0]))],
     build,
 };
 

@@ -67,6 +67,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("concentration1", super::ExampleValue::Vector(&[0.5, 2.0])),
+        ("concentration0", super::ExampleValue::Vector(&[1.5, 3.0])),
+    ],
     build,
 };
 

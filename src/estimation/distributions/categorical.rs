@@ -1,6 +1,9 @@
 //! A categorical variable over K categories, given by `logits` z (p = softmax(z))
 //! or by `probs` p. A sample x is the one-hot vector e_k of length K.
 //!
+//! # Density
+//! log p(e_k) = z_k − logsumexp(z), or log p_k − log Σⱼ pⱼ for probs.
+//!
 //! # Sampling: Gumbel-Max
 //! k = argmaxᵢ (zᵢ + Gᵢ), Gᵢ = −log Eᵢ with Eᵢ ~ Exp(1) i.i.d. (−log of an
 //! exponential is a standard Gumbel), has P(k) = softmax(z)ₖ. Since
@@ -60,6 +63,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
+    example: &[(
+        "logits",
+        super::ExampleValue::Vector(&[0.5, -1.0, 0.0, 1.2]),
+    )],
     build,
 };
 
@@ -95,7 +102,7 @@ pub struct Categorical {
 
 impl Categorical {
     /// From logits z: p = softmax(z), computed stably.
-    pub fn from_logits(z: Vec<f64>) -> Self {
+    pub(super) fn from_logits(z: Vec<f64>) -> Self {
         let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
         let logp: Vec<f64> = z.iter().map(|v| v - lse).collect();
@@ -103,7 +110,7 @@ impl Categorical {
     }
 
     /// From probabilities that sum to 1 (renormalised exactly).
-    pub fn from_probs(p: Vec<f64>) -> Self {
+    pub(super) fn from_probs(p: Vec<f64>) -> Self {
         let total: f64 = p.iter().sum();
         let logp: Vec<f64> = p.iter().map(|v| (v / total).ln()).collect();
         Self::with(Param::vector("probs", p), true, logp)

@@ -29,6 +29,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 

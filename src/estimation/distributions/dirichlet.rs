@@ -48,6 +48,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[(
+        "concentration",
+        super::ExampleValue::Vector(&[0.5, 1.0, 2.0]),
+    )],
     build,
 };
 

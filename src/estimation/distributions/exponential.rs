@@ -35,6 +35,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[("rate", super::ExampleValue::Vector(&[0.7, 2.5]))],
     build,
 };
 
@@ -51,7 +52,7 @@ pub struct Exponential {
 
 impl Exponential {
     /// From validated rates (> 0).
-    pub fn new(rate: Vec<f64>) -> Self {
+    pub(super) fn new(rate: Vec<f64>) -> Self {
         let inv_rate = rate.iter().map(|r| 1.0 / r).collect();
         Exponential {
             params: [Param::vector("rate", rate)],

@@ -64,6 +64,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("concentration", super::ExampleValue::Vector(&[0.3, 2.5])),
+        ("rate", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 

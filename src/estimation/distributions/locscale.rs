@@ -65,7 +65,7 @@ pub struct LocScale<S> {
 impl<S: Standard> LocScale<S> {
     /// From validated parameters of equal length (scale > 0); `fixed` are the
     /// family's non-differentiated parameters, listed before loc and scale.
-    pub fn new(
+    pub(super) fn new(
         info: &'static FamilyInfo,
         fixed: Vec<Param>,
         loc: Vec<f64>,
@@ -85,7 +85,7 @@ impl<S: Standard> LocScale<S> {
     }
 
     /// From a validated input with `loc` and `scale`.
-    pub fn from_input(
+    pub(super) fn from_input(
         info: &'static FamilyInfo,
         fixed: Vec<Param>,
         input: &ParamInput,

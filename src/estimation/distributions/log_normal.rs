@@ -45,6 +45,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 
@@ -65,7 +69,7 @@ pub struct LogNormal {
 
 impl LogNormal {
     /// From validated parameters of equal length (scale > 0).
-    pub fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
+    pub(super) fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
         LogNormal {
             params: [
                 Param::vector("loc", loc.clone()),

@@ -10,26 +10,34 @@
 //!   [`Distribution::params`], into one vector of length P; per-sample gradient
 //!   terms are component-major (`g[k·b + r]`), so statistics run over
 //!   contiguous memory.
+//!
+//! Each family's module (such as [`gamma`] or [`mvn`]) documents its density,
+//! score, pathwise form and sampler; its `FAMILY` is its entry in [`FAMILIES`],
+//! with the parameters, the estimators that apply and an example.
 
-mod bernoulli;
-mod beta;
-mod categorical;
-mod cauchy;
-mod dirichlet;
-mod exponential;
-mod gamma;
-mod gumbel;
-mod implicit_gamma;
-mod laplace;
-mod locscale;
-mod log_normal;
-mod logistic;
-mod mvn;
-mod normal;
-mod poisson;
-mod standard_gamma;
-mod student_t;
-mod uniform;
+// The family modules are public for their documentation (density, score,
+// pathwise form, sampling): what they export is the registry entry `FAMILY`,
+// the distribution types (built only through [`build`], which validates) and
+// shared mathematics; their constructors stay within this module.
+pub mod bernoulli;
+pub mod beta;
+pub mod categorical;
+pub mod cauchy;
+pub mod dirichlet;
+pub mod exponential;
+pub mod gamma;
+pub mod gumbel;
+pub mod implicit_gamma;
+pub mod laplace;
+pub mod locscale;
+pub mod log_normal;
+pub mod logistic;
+pub mod mvn;
+pub mod normal;
+pub mod poisson;
+pub mod standard_gamma;
+pub mod student_t;
+pub mod uniform;
 
 pub use normal::standard_normals as normal_batch;
 
@@ -134,9 +142,52 @@ pub struct FamilyInfo {
     pub alternatives: &'static [&'static [&'static str]],
     /// The estimators that apply, in the order they are recommended.
     pub estimators: &'static [EstimatorKind],
+    /// Valid parameters, away from every boundary, with at least two components
+    /// where the family allows it: what tests, documentation and pins use as
+    /// "a typical member of the family" ([`FamilyInfo::example_input`]).
+    pub example: &'static [(&'static str, ExampleValue)],
     /// Builds a validated distribution from parameters that already passed the
     /// generic checks (known names, shapes, lengths, constraints).
     pub build: fn(&ParamInput) -> Result<Box<dyn Distribution>, ParamError>,
+}
+
+/// A parameter value in a [`FamilyInfo::example`], in a form a `static` can hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExampleValue {
+    Vector(&'static [f64]),
+    /// A list of rows.
+    Matrix(&'static [&'static [f64]]),
+}
+
+impl ExampleValue {
+    /// The value as a job gives it.
+    pub fn to_param(self) -> ParamValue {
+        match self {
+            ExampleValue::Vector(v) => ParamValue::Vector(v.to_vec()),
+            ExampleValue::Matrix(rows) => {
+                ParamValue::Matrix(rows.iter().map(|r| r.to_vec()).collect())
+            }
+        }
+    }
+}
+
+impl FamilyInfo {
+    /// The family's example parameters as a job's input; every one of them builds:
+    ///
+    /// ```
+    /// use gradest::estimation::distributions::{FAMILIES, build};
+    ///
+    /// for info in FAMILIES {
+    ///     let dist = build(info, &info.example_input(), 100).expect("a valid example");
+    ///     assert_eq!(dist.family().name, info.name);
+    /// }
+    /// ```
+    pub fn example_input(&self) -> ParamInput {
+        self.example
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_param()))
+            .collect()
+    }
 }
 
 impl fmt::Debug for FamilyInfo {
@@ -507,4 +558,64 @@ pub fn grad_len(d: &dyn Distribution) -> usize {
         .filter(|p| p.differentiable)
         .map(|p| p.values.len())
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every family's example passes the generic checks and the family's own,
+    /// names only its declared parameters, has at least two components, and
+    /// builds a distribution that points back to the same registry entry.
+    #[test]
+    fn every_family_example_builds() {
+        for info in FAMILIES {
+            for (name, _) in info.example {
+                assert!(
+                    info.params.iter().any(|p| p.name == *name),
+                    "{}: example names the unknown parameter '{name}'",
+                    info.name
+                );
+            }
+            let dist = build(info, &info.example_input(), 1_000)
+                .unwrap_or_else(|e| panic!("{}: example refused: {e}", info.name));
+            assert!(
+                std::ptr::eq(dist.family(), *info),
+                "{}: built distribution reports the family '{}'",
+                info.name,
+                dist.family().name
+            );
+            assert!(
+                dist.dim() >= 2,
+                "{}: example has dim {}",
+                info.name,
+                dist.dim()
+            );
+            assert!(grad_len(dist.as_ref()) >= 2, "{}", info.name);
+        }
+    }
+
+    /// Family names are unique, so [`family`] finds each entry.
+    #[test]
+    fn family_names_are_unique_and_found() {
+        for info in FAMILIES {
+            let found = family(info.name).expect("registered");
+            assert!(
+                std::ptr::eq(found, *info),
+                "two families named '{}'",
+                info.name
+            );
+        }
+    }
+
+    /// Negative control: an example with a parameter outside its constraint is
+    /// refused by the same path.
+    #[test]
+    fn a_broken_example_is_refused() {
+        let info = family("gamma").expect("registered");
+        let mut input = info.example_input();
+        input.insert("rate".into(), ParamValue::Vector(vec![1.0, -2.0]));
+        let err = build(info, &input, 1_000).expect_err("a negative rate");
+        assert_eq!(err.path, ["rate", "1"]);
+    }
 }

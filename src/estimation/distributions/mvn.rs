@@ -47,6 +47,13 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        (
+            "scale_tril",
+            super::ExampleValue::Matrix(&[&[1.0, 0.0], &[0.3, 0.8]]),
+        ),
+    ],
     build,
 };
 
@@ -70,7 +77,7 @@ pub struct MultivariateNormal {
 
 impl MultivariateNormal {
     /// From μ (length d) and L flattened row-major (d², validated).
-    pub fn new(loc: Vec<f64>, tril: Vec<f64>) -> Self {
+    pub(super) fn new(loc: Vec<f64>, tril: Vec<f64>) -> Self {
         let d = loc.len();
         MultivariateNormal {
             params: [

@@ -44,6 +44,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 
@@ -64,7 +68,7 @@ pub struct Normal {
 
 impl Normal {
     /// Builds from validated parameters of equal length (scale > 0).
-    pub fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
+    pub(super) fn new(loc: Vec<f64>, scale: Vec<f64>) -> Self {
         Normal {
             params: [
                 Param::vector("loc", loc.clone()),

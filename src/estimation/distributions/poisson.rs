@@ -28,6 +28,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     }],
     alternatives: &[],
     estimators: &[EstimatorKind::ScoreFunction],
+    example: &[("rate", super::ExampleValue::Vector(&[0.7, 2.5]))],
     build,
 };
 

@@ -46,6 +46,11 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
+    example: &[
+        ("df", super::ExampleValue::Vector(&[5.0, 3.0])),
+        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 
@@ -71,7 +76,7 @@ fn build(input: &ParamInput) -> Result<Box<dyn Distribution>, ParamError> {
     )))
 }
 
-/// The standard t with ν = df[i] for component i.
+/// The standard t with ν = df\[i\] for component i.
 #[derive(Debug, Clone)]
 pub struct StandardT {
     df: Vec<f64>,

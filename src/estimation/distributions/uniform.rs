@@ -47,6 +47,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     ],
     alternatives: &[],
     estimators: &[EstimatorKind::Reparameterization],
+    example: &[
+        ("low", super::ExampleValue::Vector(&[0.0, -1.0])),
+        ("high", super::ExampleValue::Vector(&[1.0, 2.0])),
+    ],
     build,
 };
 
@@ -81,7 +85,7 @@ pub struct Uniform {
 
 impl Uniform {
     /// From validated parameters of equal length with low < high.
-    pub fn new(low: Vec<f64>, high: Vec<f64>) -> Self {
+    pub(super) fn new(low: Vec<f64>, high: Vec<f64>) -> Self {
         let width = low.iter().zip(&high).map(|(a, b)| b - a).collect();
         Uniform {
             params: [

@@ -61,7 +61,7 @@ impl fmt::Display for EstimatorKind {
 }
 
 /// A baseline b for the score function, which keeps it unbiased: the per-sample
-/// term is ∇θf + (f − b)·s with E[s] = 0.
+/// term is ∇θf + (f − b)·s with E\[s\] = 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Baseline {
     None,
@@ -70,7 +70,7 @@ pub enum Baseline {
     /// Leave-one-out ("mean", RLOO): within each batch of m samples,
     /// bᵢ = (Σⱼ fⱼ − fᵢ)/(m − 1), independent of sample i.
     LeaveOneOut,
-    /// Per component k, b*ₖ = Cov(fsₖ, sₖ)/Var(sₖ) (= E[f sₖ²]/E[sₖ²]), estimated for
+    /// Per component k, b*ₖ = Cov(fsₖ, sₖ)/Var(sₖ) (= E\[f sₖ²\]/E\[sₖ²\]), estimated for
     /// each chunk from the other chunks only (cross-fitting), so it stays unbiased.
     Optimal,
 }

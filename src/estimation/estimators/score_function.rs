@@ -2,7 +2,7 @@
 //!
 //! ĝ = (1/N) Σᵢ [ ∇θf(xᵢ;θ) + (f(xᵢ;θ) − bᵢ)·s(xᵢ) ],  s = ∇θ log p_θ(x),
 //!
-//! unbiased for any bᵢ independent of xᵢ, because E[s] = 0.
+//! unbiased for any bᵢ independent of xᵢ, because E\[s\] = 0.
 
 /// Leave-one-out baselines within a batch: bᵢ = (Σⱼ fⱼ − fᵢ)/(m − 1).
 /// Entries of `f` that are not finite are left out of the sum (their samples are
