@@ -17,8 +17,8 @@
 //! Recursion depth is bounded by [`ParseLimits::max_depth`], so no input can
 //! overflow the stack; length and node count are bounded too.
 
-use super::ObjectiveError;
 use super::ast::{BinOp, Column, Expr};
+use super::error::ObjectiveError;
 
 /// Bounds that keep parsing and evaluation cheap whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
