@@ -7,52 +7,24 @@
 //! and this evaluator is where the service spends most of its time.
 
 mod ast;
+mod error;
 mod eval;
 pub mod fastmath;
 mod functions;
+mod kernels;
 mod logspace;
+mod nodes;
 mod parser;
 mod program;
+#[cfg(test)]
+mod tests;
 
 pub use ast::{BinOp, Column, Expr};
-pub use eval::{Outputs, Want, Workspace, sigmoid, softplus};
+pub use error::ObjectiveError;
+pub use eval::{Outputs, Want, Workspace};
 pub use functions::{CONSTANT_TABLE, ConstantDef, FUNCTION_TABLE, FunctionDef, constant, function};
+pub use kernels::{sigmoid, softplus};
 pub use logspace::LogInputs;
+pub use nodes::{Binding, Program};
 pub use parser::{MAX_TREE_DEPTH, ParseLimits, parse};
-pub use program::{Binding, OPERATORS, Program};
-
-use thiserror::Error;
-
-/// Why an objective was refused.
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum ObjectiveError {
-    /// The text does not parse.
-    #[error("column {column}: {message}")]
-    Syntax { column: Column, message: String },
-    /// A name, function, arity, index or shape is wrong.
-    #[error("column {column}: {message}")]
-    Invalid { column: Column, message: String },
-    /// A size limit was exceeded.
-    #[error("{0}")]
-    Limit(String),
-}
-
-impl ObjectiveError {
-    pub(crate) fn syntax(column: Column, message: String) -> Self {
-        ObjectiveError::Syntax { column, message }
-    }
-
-    pub(crate) fn invalid(column: Column, message: String) -> Self {
-        ObjectiveError::Invalid { column, message }
-    }
-
-    /// The column the error points at, when it points at one.
-    pub fn column(&self) -> Option<Column> {
-        match self {
-            ObjectiveError::Syntax { column, .. } | ObjectiveError::Invalid { column, .. } => {
-                Some(*column)
-            }
-            ObjectiveError::Limit(_) => None,
-        }
-    }
-}
+pub use program::OPERATORS;

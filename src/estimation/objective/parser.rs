@@ -17,8 +17,8 @@
 //! Recursion depth is bounded by [`ParseLimits::max_depth`], so no input can
 //! overflow the stack; length and node count are bounded too.
 
-use super::ObjectiveError;
 use super::ast::{BinOp, Column, Expr};
+use super::error::ObjectiveError;
 
 /// Bounds that keep parsing and evaluation cheap whatever the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,7 @@ fn describe(tok: &Tok) -> String {
     }
 }
 
+/// Splits the text into tokens, each with its column (1-based, in characters).
 fn lex(text: &str) -> Result<Vec<Token>, ObjectiveError> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = Vec::new();
@@ -75,110 +76,117 @@ fn lex(text: &str) -> Result<Vec<Token>, ObjectiveError> {
             i += 1;
             continue;
         }
-        if c.is_ascii_digit() || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit)) {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i < chars.len() && chars[i] == '.' {
-                i += 1;
-                while i < chars.len() && chars[i].is_ascii_digit() {
-                    i += 1;
-                }
-            }
-            if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
-                let mut j = i + 1;
-                if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
-                    j += 1;
-                }
-                if j < chars.len() && chars[j].is_ascii_digit() {
-                    while j < chars.len() && chars[j].is_ascii_digit() {
-                        j += 1;
-                    }
-                    i = j;
-                }
-            }
-            let s: String = chars[start..i].iter().collect();
-            let v: f64 = s
-                .parse()
-                .map_err(|_| ObjectiveError::syntax(col, format!("malformed number '{s}'")))?;
-            if !v.is_finite() {
-                return Err(ObjectiveError::syntax(
-                    col,
-                    format!("number '{s}' is out of the range of a 64-bit float"),
-                ));
-            }
-            out.push(Token {
-                tok: Tok::Num(v),
-                col,
-            });
-            continue;
-        }
-        if c.is_ascii_alphabetic() || c == '_' {
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            out.push(Token {
-                tok: Tok::Ident(chars[start..i].iter().collect()),
-                col,
-            });
-            continue;
-        }
-        let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
-        let op: Option<&'static str> = match two.as_str() {
-            "<=" => Some("<="),
-            ">=" => Some(">="),
-            "==" => Some("=="),
-            "!=" => Some("!="),
-            "**" => Some("^"),
-            _ => None,
+        let (tok, next) = if c.is_ascii_digit()
+            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        {
+            lex_number(&chars, i)?
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            lex_name(&chars, i)
+        } else {
+            lex_operator(&chars, i)?
         };
-        if let Some(op) = op {
-            out.push(Token {
-                tok: Tok::Op(op),
-                col,
-            });
-            i += 2;
-            continue;
-        }
-        let op: &'static str = match c {
-            '+' => "+",
-            '-' => "-",
-            '*' => "*",
-            '/' => "/",
-            '^' => "^",
-            '<' => "<",
-            '>' => ">",
-            '(' => "(",
-            ')' => ")",
-            '[' => "[",
-            ']' => "]",
-            ',' => ",",
-            '=' => {
-                return Err(ObjectiveError::syntax(
-                    col,
-                    "'=' is not an operator; use '==' to compare".to_string(),
-                ));
-            }
-            _ => {
-                return Err(ObjectiveError::syntax(
-                    col,
-                    format!("unexpected character '{c}'"),
-                ));
-            }
-        };
-        out.push(Token {
-            tok: Tok::Op(op),
-            col,
-        });
-        i += 1;
+        out.push(Token { tok, col });
+        i = next;
     }
     out.push(Token {
         tok: Tok::End,
         col: chars.len() + 1,
     });
     Ok(out)
+}
+
+/// The number starting at `chars[i]` (digits, an optional fraction, an optional
+/// exponent), and the index after it.
+fn lex_number(chars: &[char], mut i: usize) -> Result<(Tok, usize), ObjectiveError> {
+    let col = i + 1;
+    let start = i;
+    while i < chars.len() && chars[i].is_ascii_digit() {
+        i += 1;
+    }
+    if i < chars.len() && chars[i] == '.' {
+        i += 1;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    if i < chars.len() && (chars[i] == 'e' || chars[i] == 'E') {
+        let mut j = i + 1;
+        if j < chars.len() && (chars[j] == '+' || chars[j] == '-') {
+            j += 1;
+        }
+        if j < chars.len() && chars[j].is_ascii_digit() {
+            while j < chars.len() && chars[j].is_ascii_digit() {
+                j += 1;
+            }
+            i = j;
+        }
+    }
+    let s: String = chars[start..i].iter().collect();
+    let v: f64 = s
+        .parse()
+        .map_err(|_| ObjectiveError::syntax(col, format!("malformed number '{s}'")))?;
+    if !v.is_finite() {
+        return Err(ObjectiveError::syntax(
+            col,
+            format!("number '{s}' is out of the range of a 64-bit float"),
+        ));
+    }
+    Ok((Tok::Num(v), i))
+}
+
+/// The name starting at `chars[i]`, and the index after it.
+fn lex_name(chars: &[char], mut i: usize) -> (Tok, usize) {
+    let start = i;
+    while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+        i += 1;
+    }
+    (Tok::Ident(chars[start..i].iter().collect()), i)
+}
+
+/// The operator or punctuation starting at `chars[i]` (`**` is read as `^`), and
+/// the index after it.
+fn lex_operator(chars: &[char], i: usize) -> Result<(Tok, usize), ObjectiveError> {
+    let c = chars[i];
+    let col = i + 1;
+    let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
+    let op: Option<&'static str> = match two.as_str() {
+        "<=" => Some("<="),
+        ">=" => Some(">="),
+        "==" => Some("=="),
+        "!=" => Some("!="),
+        "**" => Some("^"),
+        _ => None,
+    };
+    if let Some(op) = op {
+        return Ok((Tok::Op(op), i + 2));
+    }
+    let op: &'static str = match c {
+        '+' => "+",
+        '-' => "-",
+        '*' => "*",
+        '/' => "/",
+        '^' => "^",
+        '<' => "<",
+        '>' => ">",
+        '(' => "(",
+        ')' => ")",
+        '[' => "[",
+        ']' => "]",
+        ',' => ",",
+        '=' => {
+            return Err(ObjectiveError::syntax(
+                col,
+                "'=' is not an operator; use '==' to compare".to_string(),
+            ));
+        }
+        _ => {
+            return Err(ObjectiveError::syntax(
+                col,
+                format!("unexpected character '{c}'"),
+            ));
+        }
+    };
+    Ok((Tok::Op(op), i + 1))
 }
 
 /// Parses an objective into its syntax tree, enforcing `limits`.

@@ -2,94 +2,12 @@
 //! shapes checked, constants folded, and every sub-expression that does not depend
 //! on x (it may depend on θ, which is fixed for a job) evaluated once, up front.
 
-use super::ObjectiveError;
 use super::ast::{BinOp, Column, Expr};
-use super::eval::{self, View};
-use super::functions::{self, FunctionOp, Map, Reduce, Zip};
+use super::error::ObjectiveError;
+use super::functions::{self, FunctionOp, Map, Zip};
+use super::kernels::{self, View};
 use super::logspace::{self, LogInputs};
-
-/// A parameter of the distribution that the objective may reference by name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Binding {
-    /// The name, as in the request (`loc`, `scale`, `logits`…).
-    pub name: String,
-    /// Its value, flattened row-major.
-    pub values: Vec<f64>,
-    /// Where its gradient starts in the flat gradient vector, or `None` for a
-    /// parameter that is not differentiated (such as student_t's `df`).
-    pub grad_offset: Option<usize>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Op {
-    /// The sample x.
-    X,
-    /// Binding number k.
-    Param(usize),
-    /// A folded constant.
-    Const,
-    Map(Map),
-    Zip(Zip),
-    Index(usize),
-    Vector,
-    Reduce(Reduce),
-    Dot,
-    /// Exact log-space values of the sample supplied by the caller, slots
-    /// `k..k + len` of each sample's log row (see [`super::logspace`]).
-    LogX(usize),
-}
-
-/// How a node's value varies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Fixed: no x, no parameter below it.
-    Const,
-    /// The same for every sample, but depends on a parameter (so gradients flow).
-    Uniform,
-    /// Depends on the sample.
-    Varying,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Node {
-    pub op: Op,
-    pub args: Vec<usize>,
-    /// Length of the node's value per sample (1 for a scalar).
-    pub len: usize,
-    pub kind: Kind,
-    /// Offset of the value: into the uniform store for Const/Uniform nodes, into
-    /// the per-batch value buffer (in units of `len × batch`) for Varying ones.
-    pub val: usize,
-    /// Offset of the adjoint buffer (per-batch), when gradients can reach it.
-    pub adj: Option<usize>,
-    /// The node depends on x through differentiable edges.
-    pub reach_x: bool,
-    /// The node depends on a differentiated parameter through differentiable edges.
-    pub reach_p: bool,
-}
-
-/// A validated objective, ready to evaluate over batches.
-#[derive(Debug, Clone)]
-pub struct Program {
-    pub(crate) nodes: Vec<Node>,
-    pub(crate) root: usize,
-    /// Values of Const and Uniform nodes.
-    pub(crate) store: Vec<f64>,
-    /// Per sample, the number of floats of Varying values.
-    pub(crate) vals_per_sample: usize,
-    /// Per sample, the number of floats of adjoints.
-    pub(crate) adj_per_sample: usize,
-    pub(crate) x_len: usize,
-    pub(crate) bindings: Vec<Binding>,
-    /// Total length of the flat gradient vector.
-    pub(crate) grad_len: usize,
-    /// The objective applies a comparison to something that depends on x.
-    pub(crate) has_step: bool,
-    /// Longest node value, for scratch space.
-    pub(crate) max_len: usize,
-    /// Numbers per sample of the log values the caller supplies (0 for none).
-    pub(crate) log_len: usize,
-}
+use super::nodes::{Binding, Kind, Node, Op, Program};
 
 /// Operators of the language, loosest-binding first, for the catalog.
 pub const OPERATORS: &[(&str, &str)] = &[
@@ -176,21 +94,7 @@ impl Program {
             has_step,
             ..
         } = c;
-        // Lay out per-batch buffers, in topological order (arguments first).
-        let mut vals = 0;
-        let mut adjs = 0;
-        let mut max_len = 1;
-        for node in &mut nodes {
-            max_len = max_len.max(node.len);
-            if node.kind == Kind::Varying && node.op != Op::X {
-                node.val = vals;
-                vals += node.len;
-            }
-            if node.reach_x || node.reach_p {
-                node.adj = Some(adjs);
-                adjs += node.len;
-            }
-        }
+        let (vals, adjs, max_len) = lay_out(&mut nodes);
         if vals + adjs > max_elements {
             return Err(ObjectiveError::Limit(format!(
                 "evaluating this objective needs {} numbers of working memory per sample; \
@@ -211,43 +115,6 @@ impl Program {
             max_len,
             log_len: logs.len(x_len),
         })
-    }
-
-    /// Whether f reads x itself, other than through exact log values (so an x
-    /// that underflowed to 0 or a subnormal changes f).
-    pub fn reads_x(&self) -> bool {
-        self.nodes.iter().any(|n| n.op == Op::X)
-    }
-
-    /// Numbers per sample of the log values [`Program::eval_logs`] expects.
-    pub fn log_len(&self) -> usize {
-        self.log_len
-    }
-
-    /// Length of the sample vector x this program was compiled for.
-    pub fn x_len(&self) -> usize {
-        self.x_len
-    }
-
-    /// Whether f depends on any differentiated parameter directly.
-    pub fn has_direct_gradient(&self) -> bool {
-        self.nodes[self.root].reach_p
-    }
-
-    /// Whether f depends on x at all.
-    pub fn depends_on_x(&self) -> bool {
-        self.nodes[self.root].kind == Kind::Varying
-    }
-
-    /// Whether f applies a comparison (a step) to something that depends on x,
-    /// so that a pathwise gradient misses the jump.
-    pub fn has_step(&self) -> bool {
-        self.has_step
-    }
-
-    /// Working memory per sample, in floats.
-    pub fn floats_per_sample(&self) -> usize {
-        self.vals_per_sample + self.adj_per_sample + self.x_len + self.log_len
     }
 }
 
@@ -339,7 +206,7 @@ impl Compiler<'_> {
                         View::uniform(&self.store[n.val..n.val + n.len])
                     })
                     .collect();
-                eval::forward(&node, &views, &mut out, 1);
+                kernels::forward(&node, &views, &mut out, 1);
             }
             if kind == Kind::Const {
                 return self.push_const(&out);
@@ -575,6 +442,27 @@ impl Compiler<'_> {
             }
         }
     }
+}
+
+/// Lays out the per-batch buffers, in topological order (arguments first): the
+/// offset of each varying node's value and of each reached node's adjoint.
+/// Returns the floats per sample of values and of adjoints, and the longest node.
+fn lay_out(nodes: &mut [Node]) -> (usize, usize, usize) {
+    let mut vals = 0;
+    let mut adjs = 0;
+    let mut max_len = 1;
+    for node in nodes {
+        max_len = max_len.max(node.len);
+        if node.kind == Kind::Varying && node.op != Op::X {
+            node.val = vals;
+            vals += node.len;
+        }
+        if node.reach_x || node.reach_p {
+            node.adj = Some(adjs);
+            adjs += node.len;
+        }
+    }
+    (vals, adjs, max_len)
 }
 
 /// The length of an elementwise result: equal lengths, or a scalar against anything.
