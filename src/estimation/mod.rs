@@ -11,16 +11,20 @@
 
 pub mod compare;
 pub mod distributions;
+pub mod error;
 pub mod estimators;
 pub mod objective;
+pub mod result;
 pub mod runner;
 pub mod stats;
 
 pub use distributions::Distribution;
 pub use distributions::normal_batch;
+pub use error::RunError;
 pub use estimators::{Baseline, Estimator, EstimatorKind};
 pub use objective::Program;
-pub use runner::{Controls, Estimate, RunError, run};
+pub use result::Estimate;
+pub use runner::{Controls, run};
 
 /// The generator every sample is drawn with: xoshiro256++ (Blackman & Vigna),
 /// fast (about 1 ns per 64-bit output) with period 2²⁵⁶ − 1; each chunk of a job

@@ -17,12 +17,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rand::SeedableRng;
-use thiserror::Error;
 
 use super::distributions::{Constraint, Distribution, grad_len, log_len};
+use super::error::RunError;
 use super::estimators::score_function;
 use super::estimators::{Baseline, Estimator, EstimatorKind};
 use super::objective::{Want, Workspace};
+use super::result::{Diagnostics, Estimate, ParamLayout, Summary};
 use super::stats::{CoMoments, Moments, batch_means_se, non_negative};
 use super::{Job, NonFinitePolicy, SampleRng};
 
@@ -35,152 +36,6 @@ pub struct Controls<'a> {
     pub deadline: Option<Instant>,
     /// Samples done so far, for progress reports.
     pub progress: &'a AtomicU64,
-}
-
-/// Why a run stopped without a result. Each kind carries its figures; the
-/// text says what happened, never what a caller should send instead (that is
-/// the caller's vocabulary, added by whoever speaks to the client).
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum RunError {
-    #[error("the run was cancelled")]
-    Cancelled,
-    #[error("the run did not finish within its time budget ({done} of {total} samples done)")]
-    DeadlineExceeded { done: u64, total: u64 },
-    /// f, or a term of its gradient estimate, is NaN or ±∞ at the sample `x`
-    /// (with [`NonFinitePolicy::Error`]). `gradient_term` is the first
-    /// non-finite term, if any (`None`: only f is not finite).
-    #[error(
-        "the objective is not finite at a sample: x = [{}], {}",
-        show_sample(.x),
-        show_non_finite(*.f, *.gradient_term)
-    )]
-    NonFiniteSample {
-        x: Vec<f64>,
-        f: f64,
-        gradient_term: Option<f64>,
-    },
-    /// With [`NonFinitePolicy::Skip`], so many samples were dropped that fewer
-    /// than 2 are left to estimate from.
-    #[error(
-        "{dropped} of {total} samples had a non-finite objective or gradient and were \
-         dropped, leaving {kept} (at least 2 are needed)"
-    )]
-    TooFewFinite { dropped: u64, total: u64, kept: u64 },
-    /// f is not finite at an outcome of positive probability, met while
-    /// enumerating.
-    #[error("the objective is not finite at the outcome x = {x:?}: f = {f}")]
-    NonFiniteOutcome { x: Vec<f64>, f: f64 },
-    /// The estimator is not one of the family's.
-    #[error(
-        "the estimator '{estimator}' does not apply to the family '{family}'; these do: {}",
-        kind_names(.applicable)
-    )]
-    NotApplicable {
-        estimator: EstimatorKind,
-        family: &'static str,
-        applicable: &'static [EstimatorKind],
-    },
-    #[error("this family has no reparameterization")]
-    NoReparameterization,
-    #[error("this family has no relaxation")]
-    NoRelaxation,
-    #[error("this family cannot be enumerated")]
-    NotEnumerable,
-    /// The exact estimator, on a distribution with more outcomes than the job allows.
-    #[error("exact enumeration is not possible for this distribution")]
-    ExactInfeasible,
-}
-
-/// The first 8 components of a sample, to 6 decimals, then `…` if there are more.
-fn show_sample(x: &[f64]) -> String {
-    let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
-    let more = if x.len() > 8 { ", …" } else { "" };
-    format!("{}{more}", shown.join(", "))
-}
-
-fn show_non_finite(f: f64, gradient_term: Option<f64>) -> String {
-    if f.is_finite() {
-        format!(
-            "f = {f} is finite but a gradient term is {}",
-            gradient_term.unwrap_or(f64::NAN)
-        )
-    } else {
-        format!("f = {f}")
-    }
-}
-
-fn kind_names(kinds: &[EstimatorKind]) -> String {
-    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-    names.join(", ")
-}
-
-/// Mean, variance and standard error of one quantity.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
-    pub mean: f64,
-    pub variance: f64,
-    pub std_error: f64,
-}
-
-/// Name and shape of a differentiated parameter, in gradient order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ParamLayout {
-    pub name: &'static str,
-    pub shape: Vec<usize>,
-}
-
-/// The exact gradient, where it is cheaply known.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reference {
-    pub method: &'static str,
-    pub gradient: Vec<f64>,
-    pub objective: f64,
-}
-
-/// Observed category frequencies of a categorical and their fit to softmax(logits).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CategoryFit {
-    pub frequencies: Vec<f64>,
-    pub expected: Vec<f64>,
-    pub chi_square: f64,
-    pub degrees_of_freedom: usize,
-    pub p_value: f64,
-}
-
-/// How the run went.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diagnostics {
-    pub samples: u64,
-    pub seed: u64,
-    pub elapsed_ms: f64,
-    pub samples_per_second: f64,
-    pub non_finite: u64,
-    /// Samples with an entry of x below the smallest normal f64 (0 or a
-    /// subnormal; drawn exactly only in log space) where f reads x itself.
-    pub underflow: u64,
-    pub sample_mean: Vec<f64>,
-    pub sample_variance: Vec<f64>,
-    /// The baseline applied, per gradient component (score function only).
-    pub baseline: Option<Vec<f64>>,
-    pub category_frequencies: Option<CategoryFit>,
-    pub chunks: usize,
-    pub warnings: Vec<String>,
-}
-
-/// The result of a run. Gradient-shaped vectors are flat, in [`Estimate::layout`] order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Estimate {
-    pub estimator: EstimatorKind,
-    pub unbiased: bool,
-    pub layout: Vec<ParamLayout>,
-    pub gradient: Vec<f64>,
-    /// Per-sample variance of the single-sample gradient terms, as computed.
-    pub variance: Vec<f64>,
-    /// Standard error of `gradient`, by batch means.
-    pub std_error: Vec<f64>,
-    pub objective: Summary,
-    pub reference: Option<Reference>,
-    pub diagnostics: Diagnostics,
 }
 
 /// How N is cut into chunks and batches; a function of the job alone.

@@ -7,8 +7,9 @@
 use statrs::function::gamma::gamma_ur;
 
 use crate::estimation::distributions::{Distribution, grad_len};
+use crate::estimation::error::RunError;
 use crate::estimation::objective::Want;
-use crate::estimation::runner::{CategoryFit, Reference, RunError};
+use crate::estimation::result::{CategoryFit, Reference};
 use crate::estimation::stats::Moments;
 use crate::estimation::{Estimator, Job};
 
