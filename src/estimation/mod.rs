@@ -3,9 +3,12 @@
 //!
 //! - [`objective`]: the expression language for f(x; θ), batched, with gradients;
 //! - [`distributions`]: the families p_θ, one file each, registered in one table;
-//! - [`estimators`]: the per-sample terms of each estimator;
+//! - [`estimators`]: the per-sample terms of each estimator, one file each, the
+//!   sampling ones behind one interface ([`estimators::Sampler`]);
+//! - [`runner`]: a job's stages: plan, seeding, chunks run in parallel, the
+//!   deterministic merge, warnings;
+//! - [`result`] and [`error`]: what a run returns, and why it may stop without;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
-//! - [`runner`]: chunks, seeding, parallel execution and the deterministic merge;
 //! - [`compare`]: ranking several estimates of one problem (bias against noise,
 //!   work-normalised variance).
 

@@ -11,7 +11,8 @@
 //!
 //! Adding a sampling estimator means writing its file (a type implementing
 //! [`Sampler`]), adding its [`Estimator`] variant with its [`EstimatorKind`]
-//! (name and catalog line), and one arm in [`sampler`].
+//! (name and catalog line), and one arm in [`sampler`]; the runner is not
+//! edited (the HTTP layer adds its request variant; see the README).
 
 pub mod exact;
 pub mod pathwise;
