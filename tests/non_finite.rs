@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use gradest::estimation::runner::RunError;
+use gradest::estimation::RunError;
 use gradest::estimation::{Baseline, Estimator, NonFinitePolicy};
 
 /// f = log(x) is NaN for x < 0, which a normal draws a third of the time.

@@ -47,7 +47,7 @@ mod helpers;
 
 use common::*;
 use gradest::estimation::distributions::{ExampleValue, FAMILIES, FamilyInfo};
-use gradest::estimation::runner::{Estimate, RunError};
+use gradest::estimation::{Estimate, RunError};
 use gradest::estimation::{Estimator, EstimatorKind};
 use serde_json::{Value, json};
 

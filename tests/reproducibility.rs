@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use common::*;
 use gradest::estimation::Controls;
-use gradest::estimation::runner::{Estimate, run_with_threads};
+use gradest::estimation::Estimate;
+use gradest::estimation::runner::run_with_threads;
 use gradest::estimation::{Baseline, Estimator, Job, NonFinitePolicy};
 
 /// Every number of a result that depends on the samples, as f64 bits.

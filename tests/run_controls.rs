@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use gradest::estimation::runner::{Plan, RunError};
+use gradest::estimation::RunError;
+use gradest::estimation::runner::Plan;
 use gradest::estimation::{Baseline, Controls, Estimator, run};
 
 fn estimators() -> Vec<Estimator> {

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use gradest::estimation::runner::Estimate;
+use gradest::estimation::Estimate;
 use gradest::estimation::{Baseline, Estimator};
 
 const LOC: [f64; 2] = [0.5, -1.0];

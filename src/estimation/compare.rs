@@ -15,7 +15,7 @@
 //! work-normalised variance, then the others, by work-normalised variance. A
 //! NaN ranks with +∞, after every finite figure; ties keep the input order.
 
-use super::runner::Estimate;
+use super::result::Estimate;
 
 /// How many standard errors a bias may be and still count as noise (about a
 /// 1-in-150,000 false alarm per component for a normal estimate).
@@ -95,7 +95,7 @@ fn standing(e: &Estimate) -> Standing {
 mod tests {
     use super::*;
     use crate::estimation::EstimatorKind;
-    use crate::estimation::runner::{Diagnostics, Reference, Summary};
+    use crate::estimation::result::{Diagnostics, Reference, Summary};
 
     /// An estimate with the figures a ranking reads; the rest is filler.
     fn estimate(

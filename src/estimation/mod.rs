@@ -3,29 +3,50 @@
 //!
 //! - [`objective`]: the expression language for f(x; θ), batched, with gradients;
 //! - [`distributions`]: the families p_θ, one file each, registered in one table;
-//! - [`estimators`]: the per-sample terms of each estimator;
+//! - [`estimators`]: the per-sample terms of each estimator, one file each, the
+//!   sampling ones behind one interface ([`estimators::Sampler`]);
+//! - [`runner`]: a job's stages: plan, seeding, chunks run in parallel, the
+//!   deterministic merge, warnings;
+//! - [`result`] and [`error`]: what a run returns, and why it may stop without;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
-//! - [`runner`]: chunks, seeding, parallel execution and the deterministic merge;
 //! - [`compare`]: ranking several estimates of one problem (bias against noise,
 //!   work-normalised variance).
 
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Instant;
+
 pub mod compare;
 pub mod distributions;
+pub mod error;
 pub mod estimators;
 pub mod objective;
+pub mod result;
 pub mod runner;
 pub mod stats;
 
 pub use distributions::Distribution;
 pub use distributions::normal_batch;
+pub use error::RunError;
 pub use estimators::{Baseline, Estimator, EstimatorKind};
 pub use objective::Program;
-pub use runner::{Controls, Estimate, RunError, run};
+pub use result::Estimate;
+pub use runner::run;
 
 /// The generator every sample is drawn with: xoshiro256++ (Blackman & Vigna),
 /// fast (about 1 ns per 64-bit output) with period 2²⁵⁶ − 1; each chunk of a job
 /// gets its own state from (seed, chunk index) ([`runner::chunk_rng`]).
 pub type SampleRng = rand_xoshiro::Xoshiro256PlusPlus;
+
+/// Hooks the caller uses to stop a run and watch it.
+#[derive(Debug, Clone, Copy)]
+pub struct Controls<'a> {
+    /// Set to stop the run (checked between batches).
+    pub cancel: &'a AtomicBool,
+    /// Stop with [`RunError::DeadlineExceeded`] after this instant.
+    pub deadline: Option<Instant>,
+    /// Samples done so far, for progress reports.
+    pub progress: &'a AtomicU64,
+}
 
 /// What to do when f or a gradient term is NaN or infinite for a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,7 +58,10 @@ pub enum NonFinitePolicy {
     Skip,
 }
 
-/// A validated job: everything the runner needs, nothing it has to check again.
+/// A validated job: everything the runner needs. Its builder (the HTTP layer's
+/// validation) checks the parameters, the objective and the sample count; the
+/// runner checks again only that the estimator is one of the family's
+/// ([`RunError::NotApplicable`]), since [`run`] is public.
 #[derive(Debug)]
 pub struct Job {
     pub distribution: Box<dyn Distribution>,

@@ -15,7 +15,7 @@ use super::error::{ApiError, Problem};
 use super::requests::EstimatorSpec;
 use crate::estimation::Estimate;
 use crate::estimation::compare;
-use crate::estimation::runner::{CategoryFit, ParamLayout, Reference};
+use crate::estimation::result::{CategoryFit, ParamLayout, Reference};
 use crate::jobs::{Outcome, Snapshot, State};
 
 /// A value shaped like a parameter: an array, or a list of rows for a matrix.

@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use gradest::estimation::distributions::{self, ParamInput, ParamValue};
 use gradest::estimation::objective::ParseLimits;
-use gradest::estimation::runner::{Estimate, RunError};
 use gradest::estimation::{
     Baseline, Controls, Estimator, EstimatorKind, Job, NonFinitePolicy, compile_objective, run,
 };
+use gradest::estimation::{Estimate, RunError};
 
 /// |z| threshold of every statistical check (see the module docs for its rate).
 pub const Z_MAX: f64 = 4.5;

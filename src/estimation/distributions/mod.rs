@@ -471,7 +471,7 @@ pub trait Distribution: Send + Sync + fmt::Debug {
 }
 
 /// A discrete family with a continuous relaxation at temperature τ.
-pub trait Relaxed {
+pub trait Relaxed: Sync {
     /// Numbers per sample that [`Relaxed::relaxed_sample`] keeps for the pullback.
     fn relaxed_aux_len(&self) -> usize;
 
@@ -502,7 +502,7 @@ pub trait Enumerable {
 }
 
 /// A family with x = g_θ(ε), ε from a fixed distribution.
-pub trait Reparameterized {
+pub trait Reparameterized: Sync {
     /// Numbers per sample that [`Reparameterized::rsample`] keeps for the pullback.
     fn aux_len(&self) -> usize;
 
@@ -522,7 +522,7 @@ pub trait Reparameterized {
 /// Batches are sample-major, like x. The pathwise pullback takes the gradient
 /// with respect to these log values (`glog`, laid out the same way) beside ∇ₓf
 /// and never divides by an x that underflowed.
-pub trait LogSpace {
+pub trait LogSpace: Sync {
     /// Whether log(1 − xᵢ) follows log xᵢ in each row (beta).
     fn carries_log1m(&self) -> bool {
         false

@@ -7,10 +7,13 @@
 use statrs::function::gamma::gamma_ur;
 
 use crate::estimation::distributions::{Distribution, grad_len};
+use crate::estimation::error::RunError;
 use crate::estimation::objective::Want;
-use crate::estimation::runner::{CategoryFit, Reference, RunError};
+use crate::estimation::result::{
+    CategoryFit, Diagnostics, Estimate, ParamLayout, Reference, Summary,
+};
 use crate::estimation::stats::Moments;
-use crate::estimation::{Estimator, Job};
+use crate::estimation::{Estimator, EstimatorKind, Job};
 
 /// Everything enumeration gives.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +43,44 @@ impl Exact {
             method: "enumeration",
             gradient: self.gradient.clone(),
             objective: self.mean,
+        }
+    }
+
+    /// The exact estimator's result: no noise and no sampling; `elapsed` in
+    /// seconds.
+    pub fn into_estimate(self, layout: Vec<ParamLayout>, seed: u64, elapsed: f64) -> Estimate {
+        let p = self.gradient.len();
+        let reference = Some(self.reference());
+        Estimate {
+            estimator: EstimatorKind::Exact,
+            unbiased: true,
+            layout,
+            gradient: self.gradient,
+            variance: vec![0.0; p],
+            std_error: vec![0.0; p],
+            objective: Summary {
+                mean: self.mean,
+                variance: self.variance,
+                std_error: 0.0,
+            },
+            reference,
+            diagnostics: Diagnostics {
+                samples: 0,
+                seed,
+                elapsed_ms: elapsed * 1e3,
+                samples_per_second: 0.0,
+                non_finite: 0,
+                underflow: 0,
+                sample_mean: self.x_mean,
+                sample_variance: self.x_variance,
+                baseline: None,
+                category_frequencies: None,
+                chunks: 0,
+                warnings: vec![format!(
+                    "exact enumeration over {} outcomes; no sampling was done",
+                    self.outcomes
+                )],
+            },
         }
     }
 }

@@ -4,6 +4,81 @@
 //!
 //! unbiased for any bᵢ independent of xᵢ, because E\[s\] = 0.
 
+use super::{Baseline, Batch, Sampler, StepInfo};
+use crate::estimation::SampleRng;
+use crate::estimation::distributions::{Distribution, LogSpace, grad_len, log_len};
+use crate::estimation::objective::{Program, Want, Workspace};
+
+/// The score function with its baseline, on a distribution.
+pub struct ScoreFunction<'a> {
+    dist: &'a dyn Distribution,
+    /// The log-space form, for a family drawn there.
+    log: Option<&'a dyn LogSpace>,
+    baseline: Baseline,
+}
+
+impl<'a> ScoreFunction<'a> {
+    /// Every family has a score, so this always applies.
+    pub fn new(dist: &'a dyn Distribution, baseline: Baseline) -> Self {
+        ScoreFunction {
+            dist,
+            log: dist.log_space(),
+            baseline,
+        }
+    }
+}
+
+impl Sampler for ScoreFunction<'_> {
+    fn aux_len(&self) -> usize {
+        0
+    }
+
+    /// Score-function terms of a batch: f, the scores into v, u = ∇θf + (f − b)·s.
+    fn step(
+        &self,
+        objective: &Program,
+        rng: &mut SampleRng,
+        ws: &mut Workspace,
+        batch: &mut Batch,
+        b: usize,
+    ) -> StepInfo {
+        let dist = self.dist;
+        let (d, p) = (dist.dim(), grad_len(dist));
+        let direct = objective.has_direct_gradient();
+        let x = &mut batch.x[..b * d];
+        let logx = &mut batch.logx[..b * log_len(dist)];
+        match self.log {
+            Some(l) => l.sample_log(rng, x, logx),
+            None => dist.sample(rng, x),
+        }
+        let want = Want {
+            grad_x: false,
+            grad_theta: direct,
+        };
+        let o = objective.eval_logs(ws, x, logx, b, want);
+        let f = &mut batch.f[..b];
+        f.copy_from_slice(o.f);
+        let s = &mut batch.v[..b * p];
+        match self.log {
+            Some(l) => l.score_log(x, logx, s),
+            None => dist.score(x, s),
+        }
+        let base: &[f64] = match self.baseline {
+            Baseline::None | Baseline::Optimal => &[],
+            Baseline::Constant(ref c) => std::slice::from_ref(c),
+            Baseline::LeaveOneOut => {
+                leave_one_out(f, &mut batch.base[..b]);
+                &batch.base[..b]
+            }
+        };
+        let u = &mut batch.u[..b * p];
+        terms(f, base, s, direct.then_some(o.grad_theta), u);
+        StepInfo {
+            scores: self.baseline == Baseline::Optimal,
+        }
+    }
+}
+
 /// Leave-one-out baselines within a batch: bᵢ = (Σⱼ fⱼ − fᵢ)/(m − 1).
 /// Entries of `f` that are not finite are left out of the sum (their samples are
 /// dropped by the caller); `out[i]` is then only meaningful for finite fᵢ.

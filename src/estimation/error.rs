@@ -1,0 +1,82 @@
+//! Why a run stops without a result: [`RunError`], with its figures.
+
+use thiserror::Error;
+
+use super::estimators::EstimatorKind;
+
+/// Why a run stopped without a result. Each kind carries its figures; the
+/// text says what happened, never what a caller should send instead (that is
+/// the caller's vocabulary, added by whoever speaks to the client).
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum RunError {
+    #[error("the run was cancelled")]
+    Cancelled,
+    #[error("the run did not finish within its time budget ({done} of {total} samples done)")]
+    DeadlineExceeded { done: u64, total: u64 },
+    /// f, or a term of its gradient estimate, is NaN or ±∞ at the sample `x`
+    /// (with [`NonFinitePolicy::Error`](super::NonFinitePolicy::Error)). `gradient_term` is the first
+    /// non-finite term, if any (`None`: only f is not finite).
+    #[error(
+        "the objective is not finite at a sample: x = [{}], {}",
+        show_sample(.x),
+        show_non_finite(*.f, *.gradient_term)
+    )]
+    NonFiniteSample {
+        x: Vec<f64>,
+        f: f64,
+        gradient_term: Option<f64>,
+    },
+    /// With [`NonFinitePolicy::Skip`](super::NonFinitePolicy::Skip), so many samples were dropped that fewer
+    /// than 2 are left to estimate from.
+    #[error(
+        "{dropped} of {total} samples had a non-finite objective or gradient and were \
+         dropped, leaving {kept} (at least 2 are needed)"
+    )]
+    TooFewFinite { dropped: u64, total: u64, kept: u64 },
+    /// f is not finite at an outcome of positive probability, met while
+    /// enumerating.
+    #[error("the objective is not finite at the outcome x = {x:?}: f = {f}")]
+    NonFiniteOutcome { x: Vec<f64>, f: f64 },
+    /// The estimator is not one of the family's.
+    #[error(
+        "the estimator '{estimator}' does not apply to the family '{family}'; these do: {}",
+        kind_names(.applicable)
+    )]
+    NotApplicable {
+        estimator: EstimatorKind,
+        family: &'static str,
+        applicable: &'static [EstimatorKind],
+    },
+    #[error("this family has no reparameterization")]
+    NoReparameterization,
+    #[error("this family has no relaxation")]
+    NoRelaxation,
+    #[error("this family cannot be enumerated")]
+    NotEnumerable,
+    /// The exact estimator, on a distribution with more outcomes than the job allows.
+    #[error("exact enumeration is not possible for this distribution")]
+    ExactInfeasible,
+}
+
+/// The first 8 components of a sample, to 6 decimals, then `…` if there are more.
+fn show_sample(x: &[f64]) -> String {
+    let shown: Vec<String> = x.iter().take(8).map(|v| format!("{v:.6}")).collect();
+    let more = if x.len() > 8 { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+fn show_non_finite(f: f64, gradient_term: Option<f64>) -> String {
+    if f.is_finite() {
+        format!(
+            "f = {f} is finite but a gradient term is {}",
+            gradient_term.unwrap_or(f64::NAN)
+        )
+    } else {
+        format!("f = {f}")
+    }
+}
+
+fn kind_names(kinds: &[EstimatorKind]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    names.join(", ")
+}

@@ -1,0 +1,294 @@
+//! One chunk: its batches drawn through the job's [`Sampler`], summarised into
+//! moments as they come (f, every gradient term, x), with non-finite samples
+//! found, then refused or dropped and counted. The hot loop neither allocates
+//! nor locks; cancellation, the deadline and progress are checked between
+//! batches.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::plan::Plan;
+use crate::estimation::distributions::grad_len;
+use crate::estimation::error::RunError;
+use crate::estimation::estimators::{Batch, Sampler};
+use crate::estimation::objective::Workspace;
+use crate::estimation::stats::{CoMoments, Moments, non_negative};
+use crate::estimation::{Controls, Job, NonFinitePolicy, SampleRng};
+
+/// A chunk's summary.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ChunkOut {
+    /// Per gradient component: moments of the terms (v absent → only u used).
+    pub terms: Vec<CoMoments>,
+    pub f: Moments,
+    pub x: Vec<Moments>,
+    pub non_finite: u64,
+    pub underflow: u64,
+    /// Some squares overflowed (values beyond about 1e154).
+    pub overflow: bool,
+}
+
+impl ChunkOut {
+    /// Merges a batch's summaries (f first, then each component) into the chunk's.
+    fn absorb(&mut self, stats: &[CoMoments]) {
+        let (fm, terms) = stats.split_first().expect("f comes first");
+        self.f.merge(&Moments {
+            n: fm.n,
+            mean: fm.mean_u,
+            m2: fm.m2_u,
+        });
+        for (t, m) in self.terms.iter_mut().zip(terms) {
+            t.merge(m);
+        }
+    }
+}
+
+/// A worker's buffers, allocated once and reused for every chunk it runs.
+pub(super) struct Scratch {
+    ws: Workspace,
+    batch: Batch,
+    /// Which samples of a batch are kept (the slow path of non-finite values).
+    keep: Vec<bool>,
+}
+
+impl Scratch {
+    pub fn new(job: &Job, plan: &Plan, aux_len: usize) -> Scratch {
+        // No batch is longer than the longest chunk (chunk 0).
+        let cap = plan.capacity().min(plan.chunk_len(0) as usize).max(1);
+        Scratch {
+            ws: job.objective.workspace(cap),
+            batch: Batch::new(cap, job.distribution.as_ref(), aux_len),
+            keep: vec![true; cap],
+        }
+    }
+}
+
+/// Runs chunk `c` of the plan with its own generator.
+pub(super) fn run_chunk(
+    job: &Job,
+    sampler: &dyn Sampler,
+    plan: &Plan,
+    c: usize,
+    mut rng: SampleRng,
+    controls: &Controls<'_>,
+    scratch: &mut Scratch,
+) -> Result<ChunkOut, RunError> {
+    let dist = job.distribution.as_ref();
+    let (d, p) = (dist.dim(), grad_len(dist));
+    let counts_underflow = dist.log_space().is_some() && job.objective.reads_x();
+    let Scratch { ws, batch, keep } = scratch;
+    let mut out = ChunkOut {
+        terms: vec![CoMoments::default(); p],
+        ..ChunkOut::default()
+    };
+    let mut xs = XStats::new(d);
+    let mut stats = Vec::with_capacity(p + 1);
+    for b in plan.batches(plan.chunk_len(c)) {
+        check_controls(controls, job.samples)?;
+        let info = sampler.step(&job.objective, &mut rng, ws, batch, b);
+        if counts_underflow {
+            out.underflow += underflowed(&batch.x[..b * d], d);
+        }
+        // Summaries of the batch; a non-finite value anywhere makes a summary
+        // non-finite, and only then does the slow path look for it.
+        summarise(batch, b, p, info.scores, &mut stats);
+        let mut b_used = b;
+        if !stats.iter().all(CoMoments::is_finite) {
+            let found = NonFinite {
+                policy: job.on_non_finite,
+                d,
+                p,
+                scores: info.scores,
+            };
+            b_used = found.handle(batch, &mut keep[..b], &mut stats, &mut out)?;
+        }
+        out.absorb(&stats);
+        xs.add(&batch.x[..b_used * d], b_used, &mut batch.base[..b_used]);
+        controls.progress.fetch_add(b as u64, Ordering::Relaxed);
+    }
+    out.x = xs.finish();
+    Ok(out)
+}
+
+/// Stops on cancellation or past the deadline.
+fn check_controls(controls: &Controls<'_>, total: u64) -> Result<(), RunError> {
+    if controls.cancel.load(Ordering::Relaxed) {
+        return Err(RunError::Cancelled);
+    }
+    if controls.deadline.is_some_and(|t| Instant::now() >= t) {
+        return Err(RunError::DeadlineExceeded {
+            done: controls.progress.load(Ordering::Relaxed),
+            total,
+        });
+    }
+    Ok(())
+}
+
+/// Samples with an entry below the smallest normal f64 (0 or a subnormal).
+fn underflowed(x: &[f64], d: usize) -> u64 {
+    x.chunks_exact(d)
+        .filter(|row| row.iter().any(|v| v.abs() < f64::MIN_POSITIVE))
+        .count() as u64
+}
+
+/// The slow path of a batch whose summaries are not finite.
+struct NonFinite {
+    policy: NonFinitePolicy,
+    d: usize,
+    p: usize,
+    scores: bool,
+}
+
+impl NonFinite {
+    /// Finds the samples whose f or a term is not finite: none (only squares
+    /// overflowed: the means stand, the variances that overflowed are reported
+    /// as such), refused (naming the first) or dropped and counted, with the
+    /// summaries redone over the rest. Returns how many samples are kept.
+    fn handle(
+        &self,
+        batch: &mut Batch,
+        keep: &mut [bool],
+        stats: &mut Vec<CoMoments>,
+        out: &mut ChunkOut,
+    ) -> Result<usize, RunError> {
+        let (b, d, p) = (keep.len(), self.d, self.p);
+        let (x, f, u) = (&batch.x[..b * d], &batch.f[..b], &batch.u[..b * p]);
+        for (r, k) in keep.iter_mut().enumerate() {
+            *k = f[r].is_finite() && (0..p).all(|j| u[j * b + r].is_finite());
+        }
+        match keep.iter().position(|k| !k) {
+            None => {
+                out.overflow = true;
+                Ok(b)
+            }
+            Some(r) if self.policy == NonFinitePolicy::Error => Err(RunError::NonFiniteSample {
+                x: x[r * d..(r + 1) * d].to_vec(),
+                f: f[r],
+                gradient_term: (0..p).map(|j| u[j * b + r]).find(|v| !v.is_finite()),
+            }),
+            Some(_) => {
+                let kept = compact(batch, keep, d, p, self.scores);
+                out.non_finite += (b - kept) as u64;
+                summarise(batch, kept, p, self.scores, stats);
+                out.overflow |= !stats.iter().all(CoMoments::is_finite);
+                Ok(kept)
+            }
+        }
+    }
+}
+
+/// Summaries of a batch of `b` into `out` (capacity reserved, so no allocation):
+/// f first (as u), then each gradient component.
+fn summarise(batch: &Batch, b: usize, p: usize, use_v: bool, out: &mut Vec<CoMoments>) {
+    out.clear();
+    let f = Moments::of(&batch.f[..b]);
+    out.push(CoMoments {
+        n: f.n,
+        mean_u: f.mean,
+        m2_u: f.m2,
+        ..CoMoments::default()
+    });
+    for k in 0..p {
+        let uk = &batch.u[k * b..(k + 1) * b];
+        out.push(if use_v {
+            CoMoments::of(uk, &batch.v[k * b..(k + 1) * b])
+        } else {
+            let m = Moments::of(uk);
+            CoMoments {
+                n: m.n,
+                mean_u: m.mean,
+                m2_u: m.m2,
+                ..CoMoments::default()
+            }
+        });
+    }
+}
+
+/// Moves the rows marked in `keep` (one per sample of the batch) to the front
+/// of every buffer; returns how many were kept.
+fn compact(batch: &mut Batch, keep: &[bool], d: usize, p: usize, use_v: bool) -> usize {
+    let b = keep.len();
+    let kept = keep.iter().filter(|k| **k).count();
+    let rows = || keep.iter().enumerate().filter(|(_, k)| **k).map(|(r, _)| r);
+    for (w, r) in rows().enumerate() {
+        batch.f[w] = batch.f[r];
+        batch.x.copy_within(r * d..(r + 1) * d, w * d);
+    }
+    // Component-major buffers: component k moves from k·b to k·kept (never
+    // overwriting a value not yet moved, since kept ≤ b).
+    let buffers = [Some(&mut batch.u), use_v.then_some(&mut batch.v)];
+    for buffer in buffers.into_iter().flatten() {
+        for k in 0..p {
+            for (w, r) in rows().enumerate() {
+                buffer[k * kept + w] = buffer[k * b + r];
+            }
+        }
+    }
+    kept
+}
+
+/// Moments of each coordinate of x over a chunk. For small D (≤ 4), exact
+/// per-batch moments merged; otherwise shifted sums (shift a = the chunk's first
+/// sample): mean = a + S₁/n, M₂ = S₂ − S₁²/n with S₁ = Σ(x − a), S₂ = Σ(x − a)².
+struct XStats {
+    d: usize,
+    small: Vec<Moments>,
+    shift: Option<Vec<f64>>,
+    s1: Vec<f64>,
+    s2: Vec<f64>,
+    used: u64,
+}
+
+impl XStats {
+    fn new(d: usize) -> XStats {
+        XStats {
+            d,
+            small: vec![Moments::default(); if d <= 4 { d } else { 0 }],
+            shift: None,
+            s1: vec![0.0; d],
+            s2: vec![0.0; d],
+            used: 0,
+        }
+    }
+
+    /// Adds `rows` samples `x`; `col` (`rows` numbers) is scratch.
+    fn add(&mut self, x: &[f64], rows: usize, col: &mut [f64]) {
+        let d = self.d;
+        if rows > 0 && d == 1 {
+            self.small[0].merge(&Moments::of(x));
+        } else if rows > 0 && d <= 4 {
+            for (j, xm) in self.small.iter_mut().enumerate() {
+                for (c, row) in col.iter_mut().zip(x.chunks_exact(d)) {
+                    *c = row[j];
+                }
+                xm.merge(&Moments::of(col));
+            }
+        } else if rows > 0 {
+            let sh = self.shift.get_or_insert_with(|| x[..d].to_vec());
+            for row in x.chunks_exact(d) {
+                for j in 0..d {
+                    let t = row[j] - sh[j];
+                    self.s1[j] += t;
+                    self.s2[j] += t * t;
+                }
+            }
+            self.used += rows as u64;
+        }
+    }
+
+    fn finish(self) -> Vec<Moments> {
+        let n = self.used as f64;
+        let (s1, s2) = (&self.s1, &self.s2);
+        match self.shift {
+            _ if self.d <= 4 => self.small,
+            Some(sh) if n > 0.0 => (0..self.d)
+                .map(|j| Moments {
+                    n,
+                    mean: sh[j] + s1[j] / n,
+                    m2: non_negative(s2[j] - s1[j] * s1[j] / n),
+                })
+                .collect(),
+            _ => vec![Moments::default(); self.d],
+        }
+    }
+}
