@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use super::estimators::EstimatorKind;
+use super::estimator::EstimatorKind;
 
 /// Why a run stopped without a result. Each kind carries its figures; the
 /// text says what happened, never what a caller should send instead (that is

@@ -8,114 +8,30 @@
 //! - [`runner`]: a job's stages: plan, seeding, chunks run in parallel, the
 //!   deterministic merge, warnings;
 //! - [`result`] and [`error`]: what a run returns, and why it may stop without;
+//! - [`job`]: a validated job and the hooks to stop and watch its run;
+//!   [`estimator`]: what it asks for; [`rng`]: the random streams;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
 //! - [`compare`]: ranking several estimates of one problem (bias against noise,
 //!   work-normalised variance).
 
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::time::Instant;
-
 pub mod compare;
 pub mod distributions;
 pub mod error;
+pub mod estimator;
 pub mod estimators;
+pub mod job;
 pub mod objective;
 pub mod result;
+pub mod rng;
 pub mod runner;
 pub mod stats;
 
 pub use distributions::Distribution;
 pub use distributions::normal_batch;
 pub use error::RunError;
-pub use estimators::{Baseline, Estimator, EstimatorKind};
+pub use estimator::{Baseline, Estimator, EstimatorKind};
+pub use job::{Controls, Job, NonFinitePolicy, compile_objective};
 pub use objective::Program;
 pub use result::Estimate;
+pub use rng::SampleRng;
 pub use runner::run;
-
-/// The generator every sample is drawn with: xoshiro256++ (Blackman & Vigna),
-/// fast (about 1 ns per 64-bit output) with period 2²⁵⁶ − 1; each chunk of a job
-/// gets its own state from (seed, chunk index) ([`runner::chunk_rng`]).
-pub type SampleRng = rand_xoshiro::Xoshiro256PlusPlus;
-
-/// Hooks the caller uses to stop a run and watch it.
-#[derive(Debug, Clone, Copy)]
-pub struct Controls<'a> {
-    /// Set to stop the run (checked between batches).
-    pub cancel: &'a AtomicBool,
-    /// Stop with [`RunError::DeadlineExceeded`] after this instant.
-    pub deadline: Option<Instant>,
-    /// Samples done so far, for progress reports.
-    pub progress: &'a AtomicU64,
-}
-
-/// What to do when f or a gradient term is NaN or infinite for a sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NonFinitePolicy {
-    /// Fail the job, naming the sample.
-    #[default]
-    Error,
-    /// Drop such samples, count them, and warn.
-    Skip,
-}
-
-/// A validated job: everything the runner needs. Its builder (the HTTP layer's
-/// validation) checks the parameters, the objective and the sample count; the
-/// runner checks again only that the estimator is one of the family's
-/// ([`RunError::NotApplicable`]), since [`run`] is public.
-#[derive(Debug)]
-pub struct Job {
-    pub distribution: Box<dyn Distribution>,
-    pub objective: Program,
-    pub estimator: Estimator,
-    /// N, the number of samples x drawn (≥ 2).
-    pub samples: u64,
-    pub seed: u64,
-    pub on_non_finite: NonFinitePolicy,
-    /// Exact enumeration is used for a reference when the distribution has at
-    /// most this many outcomes.
-    pub max_outcomes: u64,
-}
-
-/// Compiles an objective for a distribution: `x` is a sample, and every
-/// parameter of the distribution may be referenced by name (the differentiated
-/// ones then contribute a direct term ∇θf to the gradient). For a family drawn
-/// in log space, `log(x)`, `log(x[i])` (and for beta `log(1 - x)`,
-/// `log1p(-x)`) read the exact log values drawn with the sample.
-pub fn compile_objective(
-    text: &str,
-    dist: &dyn Distribution,
-    limits: &objective::ParseLimits,
-    max_elements: usize,
-) -> Result<Program, objective::ObjectiveError> {
-    let expr = objective::parse(text, limits)?;
-    let mut offset = 0;
-    let bindings: Vec<objective::Binding> = dist
-        .params()
-        .iter()
-        .map(|p| {
-            let grad_offset = p.differentiable.then(|| {
-                offset += p.values.len();
-                offset - p.values.len()
-            });
-            objective::Binding {
-                name: p.name.to_string(),
-                values: p.values.clone(),
-                grad_offset,
-            }
-        })
-        .collect();
-    // A family drawn in log space supplies log x (beta also log(1 − x)) exactly.
-    let logs = match dist.log_space() {
-        None => objective::LogInputs::None,
-        Some(l) if l.carries_log1m() => objective::LogInputs::LogXAndLog1mX,
-        Some(_) => objective::LogInputs::LogX,
-    };
-    Program::compile_with_logs(
-        &expr,
-        dist.dim(),
-        &bindings,
-        distributions::grad_len(dist),
-        max_elements,
-        logs,
-    )
-}

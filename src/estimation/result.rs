@@ -2,7 +2,7 @@
 //! [`ParamLayout`], an exact [`Reference`] where one is known, and the run's
 //! [`Diagnostics`] (with a categorical's [`CategoryFit`]).
 
-use super::estimators::EstimatorKind;
+use super::estimator::EstimatorKind;
 
 /// Mean, variance and standard error of one quantity.
 #[derive(Debug, Clone, Copy, PartialEq)]

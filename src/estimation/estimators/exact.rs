@@ -8,12 +8,13 @@ use statrs::function::gamma::gamma_ur;
 
 use crate::estimation::distributions::{Distribution, grad_len};
 use crate::estimation::error::RunError;
+use crate::estimation::estimator::{Estimator, EstimatorKind};
+use crate::estimation::job::Job;
 use crate::estimation::objective::Want;
 use crate::estimation::result::{
     CategoryFit, Diagnostics, Estimate, ParamLayout, Reference, Summary,
 };
 use crate::estimation::stats::Moments;
-use crate::estimation::{Estimator, EstimatorKind, Job};
 
 /// Everything enumeration gives.
 #[derive(Debug, Clone, PartialEq)]

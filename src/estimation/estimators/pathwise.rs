@@ -9,12 +9,12 @@
 //! of the standard gamma supplies ∂ℓ/∂α. Each family's module gives its ∂x/∂θ.
 
 use super::{Batch, Sampler, StepInfo, add_direct};
-use crate::estimation::SampleRng;
 use crate::estimation::distributions::{
     Distribution, LogSpace, Reparameterized, grad_len, log_len,
 };
 use crate::estimation::error::RunError;
 use crate::estimation::objective::{Program, Want, Workspace};
+use crate::estimation::rng::SampleRng;
 
 /// The pathwise estimator on a family with a reparameterization.
 pub struct Pathwise<'a> {

@@ -8,10 +8,10 @@
 //! τ → 0 the bias vanishes and the variance grows. Each family's module gives
 //! its Jacobian.
 use super::{Batch, Sampler, StepInfo, add_direct};
-use crate::estimation::SampleRng;
 use crate::estimation::distributions::{Distribution, Relaxed, grad_len};
 use crate::estimation::error::RunError;
 use crate::estimation::objective::{Program, Want, Workspace};
+use crate::estimation::rng::SampleRng;
 
 /// Gumbel-Softmax at a temperature, optionally straight-through.
 pub struct GumbelSoftmax<'a> {

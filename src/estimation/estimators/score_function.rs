@@ -4,10 +4,11 @@
 //!
 //! unbiased for any bᵢ independent of xᵢ, because E\[s\] = 0.
 
-use super::{Baseline, Batch, Sampler, StepInfo};
-use crate::estimation::SampleRng;
+use super::{Batch, Sampler, StepInfo};
 use crate::estimation::distributions::{Distribution, LogSpace, grad_len, log_len};
+use crate::estimation::estimator::Baseline;
 use crate::estimation::objective::{Program, Want, Workspace};
+use crate::estimation::rng::SampleRng;
 
 /// The score function with its baseline, on a distribution.
 pub struct ScoreFunction<'a> {

@@ -11,9 +11,10 @@ use super::plan::Plan;
 use crate::estimation::distributions::grad_len;
 use crate::estimation::error::RunError;
 use crate::estimation::estimators::{Batch, Sampler};
+use crate::estimation::job::{Controls, Job, NonFinitePolicy};
 use crate::estimation::objective::Workspace;
+use crate::estimation::rng::SampleRng;
 use crate::estimation::stats::{CoMoments, Moments, non_negative};
-use crate::estimation::{Controls, Job, NonFinitePolicy, SampleRng};
 
 /// A chunk's summary.
 #[derive(Debug, Clone, Default)]

@@ -3,10 +3,10 @@
 //! batch-means standard error.
 
 use super::chunk::ChunkOut;
-use crate::estimation::Job;
 use crate::estimation::distributions::{Constraint, Distribution, grad_len};
 use crate::estimation::error::RunError;
-use crate::estimation::estimators::{Baseline, Estimator};
+use crate::estimation::estimator::{Baseline, Estimator};
+use crate::estimation::job::Job;
 use crate::estimation::stats::{CoMoments, Moments, batch_means_se};
 
 /// Everything the merged chunks say, before warnings.

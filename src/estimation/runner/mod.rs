@@ -16,7 +16,7 @@
 //!
 //! The stages, one file each, imported one way (this file uses them all; `chunk`
 //! uses `plan`; `merge` reads `chunk`'s summaries; `warnings` reads `merge`'s):
-//! [`plan`] (chunks, batches, threads), [`seed`] (each chunk's stream),
+//! [`plan`] (chunks, batches, threads), [`chunk_rng`] (each chunk's stream, from [`crate::estimation::rng`]),
 //! `chunk` (one chunk's batches through the estimator's
 //! [`Sampler`], summarised), `merge`
 //! (the ordered merge, the cross-fitted optimal baseline, batch means) and
@@ -25,24 +25,23 @@
 mod chunk;
 mod merge;
 pub mod plan;
-pub mod seed;
 mod warnings;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub use crate::estimation::rng::chunk_rng;
 use chunk::{ChunkOut, Scratch, run_chunk};
 use merge::Merged;
 pub use plan::{Plan, default_threads};
-pub use seed::chunk_rng;
 
 use super::distributions::Distribution;
 use super::error::RunError;
 use super::estimators::exact::{self, Exact};
 use super::estimators::{self, Sampler};
+use super::job::{Controls, Job};
 use super::result::{Diagnostics, Estimate, ParamLayout, Reference, Summary};
 use super::stats::Moments;
-use super::{Controls, Job};
 
 /// Runs a job to completion on up to [`default_threads`] threads (blocking).
 pub fn run(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {

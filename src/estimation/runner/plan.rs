@@ -1,8 +1,8 @@
 //! How a job is cut into chunks and batches, and on how many threads it runs:
 //! functions of the job alone (the thread count changes nothing in the result).
 
-use crate::estimation::Job;
 use crate::estimation::distributions::{grad_len, log_len};
+use crate::estimation::job::Job;
 
 /// How N is cut into chunks and batches; a function of the job alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

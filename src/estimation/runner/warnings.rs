@@ -3,8 +3,8 @@
 
 use super::merge::Merged;
 use super::plan::{MIN_CHUNKS, Plan};
-use crate::estimation::Job;
-use crate::estimation::estimators::Estimator;
+use crate::estimation::estimator::Estimator;
+use crate::estimation::job::Job;
 
 /// What a warning is decided from.
 pub(super) struct Facts<'a> {

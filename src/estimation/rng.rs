@@ -1,9 +1,12 @@
-//! Seeding: each chunk of a job draws from its own xoshiro256++ stream, a
-//! function of (seed, chunk index) alone.
+//! The random streams: the generator every sample is drawn with, and each
+//! chunk of a job's own stream, a function of (seed, chunk index) alone.
 
 use rand::SeedableRng;
 
-use crate::estimation::SampleRng;
+/// The generator every sample is drawn with: xoshiro256++ (Blackman & Vigna),
+/// fast (about 1 ns per 64-bit output) with period 2²⁵⁶ − 1; each chunk of a job
+/// gets its own state from (seed, chunk index) ([`chunk_rng`]).
+pub type SampleRng = rand_xoshiro::Xoshiro256PlusPlus;
 
 /// Stafford's "Mix13" finaliser with SplitMix64's increment (Steele, Lea & Flood
 /// 2014): m(x) = mix(x + γ), a bijection on u64 in which every input bit flips
