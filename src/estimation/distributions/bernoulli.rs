@@ -17,9 +17,9 @@
 
 use rand::RngExt;
 
-use super::{
-    Constraint, Distribution, Enumerable, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
-    Relaxed, Shape, vector,
+use super::distribution::{Distribution, Enumerable, FamilyInfo, Relaxed};
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
 use crate::estimation::SampleRng;
 use crate::estimation::estimators::EstimatorKind;
@@ -52,7 +52,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
-    example: &[("logits", super::ExampleValue::Vector(&[0.5, -1.0]))],
+    example: &[("logits", ExampleValue::Vector(&[0.5, -1.0]))],
     build,
 };
 

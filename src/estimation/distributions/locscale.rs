@@ -15,10 +15,8 @@
 
 use std::fmt;
 
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamInput, ParamSpec, Reparameterized, Shape,
-    vector,
-};
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::spec::{Constraint, Param, ParamInput, ParamSpec, Shape, vector};
 use crate::estimation::SampleRng;
 
 /// The standard member φ of a location-scale family (possibly with a

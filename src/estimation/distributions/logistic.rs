@@ -12,8 +12,9 @@
 
 use rand_distr::{Distribution as _, Open01};
 
+use super::distribution::{Distribution, FamilyInfo};
 use super::locscale::{LOC, LocScale, SCALE, Standard};
-use super::{Distribution, FamilyInfo, ParamError, ParamInput};
+use super::spec::{ExampleValue, ParamError, ParamInput};
 use crate::estimation::SampleRng;
 use crate::estimation::estimators::EstimatorKind;
 
@@ -28,8 +29,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
-        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("loc", ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };

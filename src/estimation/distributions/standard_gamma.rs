@@ -22,7 +22,7 @@
 
 use rand_distr::{Distribution as _, Open01, StandardNormal};
 
-use super::ParamError;
+use super::spec::ParamError;
 use crate::estimation::SampleRng;
 
 /// A Gamma(α, 1) sampler for one shape α > 0.
