@@ -17,13 +17,13 @@
 
 use rand::RngExt;
 
-use super::{
-    Constraint, Distribution, Enumerable, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
-    Relaxed, Shape, vector,
+use super::distribution::{Distribution, Enumerable, FamilyInfo, Relaxed};
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::objective::sigmoid;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "bernoulli",
@@ -52,7 +52,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
-    example: &[("logits", super::ExampleValue::Vector(&[0.5, -1.0]))],
+    example: &[("logits", ExampleValue::Vector(&[0.5, -1.0]))],
     build,
 };
 

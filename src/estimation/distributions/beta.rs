@@ -28,14 +28,14 @@
 
 use statrs::function::gamma::digamma;
 
+use super::distribution::{Distribution, FamilyInfo, LogSpace, Reparameterized};
 use super::implicit_gamma::gamma_dlogx_dalpha;
-use super::standard_gamma::{StandardGamma, logaddexp, standard_gammas};
-use super::{
-    Constraint, Distribution, FamilyInfo, LogSpace, Param, ParamError, ParamInput, ParamSpec,
-    Reparameterized, Shape, vector,
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use super::standard_gamma::{StandardGamma, logaddexp, standard_gammas};
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "beta",
@@ -68,8 +68,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("concentration1", super::ExampleValue::Vector(&[0.5, 2.0])),
-        ("concentration0", super::ExampleValue::Vector(&[1.5, 3.0])),
+        ("concentration1", ExampleValue::Vector(&[0.5, 2.0])),
+        ("concentration0", ExampleValue::Vector(&[1.5, 3.0])),
     ],
     build,
 };

@@ -11,12 +11,12 @@
 
 use rand_distr::{Distribution as _, Exp1};
 
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
-    Reparameterized, Shape, vector,
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "exponential",
@@ -35,7 +35,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
     ],
-    example: &[("rate", super::ExampleValue::Vector(&[0.7, 2.5]))],
+    example: &[("rate", ExampleValue::Vector(&[0.7, 2.5]))],
     build,
 };
 

@@ -26,14 +26,14 @@
 
 use statrs::function::gamma::digamma;
 
+use super::distribution::{Distribution, FamilyInfo, LogSpace, Reparameterized};
 use super::implicit_gamma::gamma_dlogx_dalpha;
-use super::standard_gamma::{StandardGamma, standard_gammas};
-use super::{
-    Constraint, Distribution, FamilyInfo, LogSpace, Param, ParamError, ParamInput, ParamSpec,
-    Reparameterized, Shape, vector,
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use super::standard_gamma::{StandardGamma, standard_gammas};
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "gamma",
@@ -65,8 +65,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("concentration", super::ExampleValue::Vector(&[0.3, 2.5])),
-        ("rate", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("concentration", ExampleValue::Vector(&[0.3, 2.5])),
+        ("rate", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };

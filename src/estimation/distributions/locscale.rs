@@ -15,11 +15,9 @@
 
 use std::fmt;
 
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamInput, ParamSpec, Reparameterized, Shape,
-    vector,
-};
-use crate::estimation::SampleRng;
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::spec::{Constraint, Param, ParamInput, ParamSpec, Shape, vector};
+use crate::estimation::rng::SampleRng;
 
 /// The standard member φ of a location-scale family (possibly with a
 /// per-component shape, as student_t's df).

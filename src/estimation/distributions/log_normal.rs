@@ -9,13 +9,13 @@
 //! # Pathwise
 //! x = exp(μ + σε), ε ~ N(0, 1):  ∂x/∂μ = x,  ∂x/∂σ = x·ε.
 
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
 use super::normal::standard_normals;
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
-    Reparameterized, Shape, vector,
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "log_normal",
@@ -46,8 +46,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
-        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("loc", ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };

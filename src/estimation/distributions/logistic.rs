@@ -12,10 +12,11 @@
 
 use rand_distr::{Distribution as _, Open01};
 
+use super::distribution::{Distribution, FamilyInfo};
 use super::locscale::{LOC, LocScale, SCALE, Standard};
-use super::{Distribution, FamilyInfo, ParamError, ParamInput};
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use super::spec::{ExampleValue, ParamError, ParamInput};
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "logistic",
@@ -28,8 +29,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
-        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("loc", ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };

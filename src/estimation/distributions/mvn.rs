@@ -11,13 +11,13 @@
 //! # Pathwise
 //! x = μ + Lε, ε ~ N(0, I):  ∂f/∂μ = ∇f,  ∂f/∂L = lower triangle of (∇f εᵀ).
 
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
 use super::normal::standard_normals;
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec, ParamValue,
-    Reparameterized, Shape, vector,
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, ParamValue, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "multivariate_normal",
@@ -48,10 +48,10 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
+        ("loc", ExampleValue::Vector(&[0.5, -1.0])),
         (
             "scale_tril",
-            super::ExampleValue::Matrix(&[&[1.0, 0.0], &[0.3, 0.8]]),
+            ExampleValue::Matrix(&[&[1.0, 0.0], &[0.3, 0.8]]),
         ),
     ],
     build,

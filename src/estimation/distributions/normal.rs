@@ -11,12 +11,12 @@
 
 use rand_distr::{Distribution as _, StandardNormal};
 
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
-    Reparameterized, Shape, vector,
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "normal",
@@ -45,8 +45,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
-        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("loc", ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };

@@ -9,11 +9,12 @@
 
 use rand_distr::{Distribution as _, Poisson as PoissonSampler};
 
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
+use super::distribution::{Distribution, FamilyInfo};
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "poisson",
@@ -28,7 +29,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     }],
     alternatives: &[],
     estimators: &[EstimatorKind::ScoreFunction],
-    example: &[("rate", super::ExampleValue::Vector(&[0.7, 2.5]))],
+    example: &[("rate", ExampleValue::Vector(&[0.7, 2.5]))],
     build,
 };
 

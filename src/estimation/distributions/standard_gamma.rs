@@ -22,8 +22,8 @@
 
 use rand_distr::{Distribution as _, Open01, StandardNormal};
 
-use super::ParamError;
-use crate::estimation::SampleRng;
+use super::spec::ParamError;
+use crate::estimation::rng::SampleRng;
 
 /// A Gamma(α, 1) sampler for one shape α > 0.
 #[derive(Debug, Clone, Copy)]

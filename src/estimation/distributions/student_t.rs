@@ -17,12 +17,13 @@
 
 use rand_distr::{Distribution as _, StudentT as TSampler};
 
+use super::distribution::{Distribution, FamilyInfo};
 use super::locscale::{LOC, LocScale, SCALE, Standard};
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "student_t",
@@ -47,9 +48,9 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::ScoreFunction,
     ],
     example: &[
-        ("df", super::ExampleValue::Vector(&[5.0, 3.0])),
-        ("loc", super::ExampleValue::Vector(&[0.5, -1.0])),
-        ("scale", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("df", ExampleValue::Vector(&[5.0, 3.0])),
+        ("loc", ExampleValue::Vector(&[0.5, -1.0])),
+        ("scale", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };

@@ -15,12 +15,12 @@
 
 use rand::RngExt as _;
 
-use super::{
-    Constraint, Distribution, FamilyInfo, Param, ParamError, ParamInput, ParamSpec,
-    Reparameterized, Shape, vector,
+use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::spec::{
+    Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
-use crate::estimation::SampleRng;
-use crate::estimation::estimators::EstimatorKind;
+use crate::estimation::estimator::EstimatorKind;
+use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "uniform",
@@ -48,8 +48,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     alternatives: &[],
     estimators: &[EstimatorKind::Reparameterization],
     example: &[
-        ("low", super::ExampleValue::Vector(&[0.0, -1.0])),
-        ("high", super::ExampleValue::Vector(&[1.0, 2.0])),
+        ("low", ExampleValue::Vector(&[0.0, -1.0])),
+        ("high", ExampleValue::Vector(&[1.0, 2.0])),
     ],
     build,
 };
