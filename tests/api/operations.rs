@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{endless_job, normal_job, spawn_app, spawn_app_with};
 
@@ -102,18 +102,25 @@ async fn a_client_that_disconnects_frees_its_slot() {
 
 #[tokio::test]
 async fn shutdown_lets_running_requests_finish() {
-    let mut app = spawn_app().await;
-    let mut body = normal_job();
-    body["samples"] = json!(3_000_000);
+    // The request runs until its time budget (1.5 s) ends it with a 503 answer;
+    // shutdown starts 0.5 s in, so the request is surely in flight (not yet
+    // connected, it would be refused; already answered, the test would prove
+    // nothing), and must still get its answer.
+    let mut app = spawn_app_with(|c| c.limits.time_budget_secs = 1.5).await;
     let (client, url) = (app.client.clone(), app.url("/v1/estimate"));
-    let request = tokio::spawn(async move { client.post(url).json(&body).send().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let request = tokio::spawn(async move { client.post(url).json(&endless_job()).send().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
     app.shutdown.take().unwrap().send(()).unwrap();
     let response = request
         .await
         .unwrap()
         .expect("the running request got its answer");
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 503);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(
+        problem["type"], "urn:gradest:problem:time-budget-exceeded",
+        "{problem}"
+    );
     let served = tokio::time::timeout(Duration::from_secs(30), app.server).await;
     assert!(
         matches!(served, Ok(Ok(Ok(())))),
