@@ -510,3 +510,48 @@ async fn the_served_catalog_lists_exactly_the_tables_functions_and_constants() {
         .collect();
     assert_eq!(constants, expected);
 }
+
+/// f and ∇ₓf of `text` over a batch of one-entry samples.
+fn eval_one_entry(text: &str, xs: &[f64]) -> (Vec<f64>, Vec<f64>, usize) {
+    let p = compile(text, 1).unwrap();
+    let mut ws = p.workspace(xs.len());
+    let want = Want {
+        grad_x: true,
+        grad_theta: false,
+    };
+    let out = p.eval(&mut ws, xs, xs.len(), want);
+    (out.f.to_vec(), out.grad_x.to_vec(), p.floats_per_sample())
+}
+
+/// A sum, mean or product of a one-entry vector is dropped by the compiler: the
+/// same bits as the expression itself (value and gradient, at −0, ±∞ and NaN
+/// too) and no more working numbers. Norm and logsumexp are not the identity
+/// on one entry (|a|; not NaN at NaN) and are kept: the negative control.
+#[test]
+fn reducing_one_entry_is_free_and_exact() {
+    let xs = [
+        -0.0,
+        0.0,
+        2.5,
+        -3.0,
+        1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+    for inner in ["(x - 3)^2", "x", "x[0] * x[0]", "exp(x) + 1"] {
+        let (f, g, floats) = eval_one_entry(inner, &xs);
+        for reduce in ["sum", "mean", "prod"] {
+            let text = format!("{reduce}({inner})");
+            let (rf, rg, rfloats) = eval_one_entry(&text, &xs);
+            assert_eq!(bits(&rf), bits(&f), "{text}: f");
+            assert_eq!(bits(&rg), bits(&g), "{text}: ∇ₓf");
+            assert_eq!(rfloats, floats, "{text}: working numbers");
+        }
+    }
+    let (f, _, _) = eval_one_entry("norm(x)", &[-2.0]);
+    assert_eq!(f, [2.0], "norm(x) is |x|, kept");
+    let (f, _, _) = eval_one_entry("logsumexp(x)", &[f64::NAN]);
+    assert!(!f[0].is_nan(), "logsumexp(x) at NaN is not NaN, kept");
+}

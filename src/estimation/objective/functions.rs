@@ -67,6 +67,21 @@ pub(crate) enum Reduce {
     LogSumExp,
 }
 
+impl Reduce {
+    /// Whether reducing a single entry a gives a itself, bit for bit, value and
+    /// gradient: sum = −0 + a, mean = a/1 and prod = 1·a are exact; norm = √(a²)
+    /// is |a| (and overflows), and logsumexp, max + log Σ e^(a − max) with max
+    /// taken ignoring NaN, is not a at a = NaN.
+    /// The compiler drops such a reduction of a one-entry vector, so
+    /// `sum((x - 3)^2)` costs what `(x - 3)^2` costs when x has one entry.
+    pub(crate) fn is_identity_on_one(self) -> bool {
+        match self {
+            Reduce::Sum | Reduce::Mean | Reduce::Prod => true,
+            Reduce::Norm | Reduce::LogSumExp => false,
+        }
+    }
+}
+
 /// What a function of the language computes, and so how many arguments it takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum FunctionOp {

@@ -429,6 +429,7 @@ impl Compiler<'_> {
         match def.op {
             FunctionOp::Map(m) => self.push_op(Op::Map(m), ids, len),
             FunctionOp::Zip(z) => self.zip(z, a, ids[1], col, def.name),
+            FunctionOp::Reduce(r) if len == 1 && r.is_identity_on_one() => Ok(a),
             FunctionOp::Reduce(r) => self.push_op(Op::Reduce(r), ids, 1),
             FunctionOp::Dot => {
                 let lb = self.nodes[ids[1]].len;
