@@ -26,6 +26,7 @@ mod common;
 mod helpers;
 
 use common::{Z_MAX, assert_z};
+use gradest::estimation::distributions::standard_gamma::trigamma;
 use helpers::{TestApp, spawn_app};
 use serde_json::{Value, json};
 use statrs::function::gamma::{digamma, ln_gamma};
@@ -39,33 +40,6 @@ const ALPHAS: [f64; 4] = [1e-4, 1e-3, 1e-2, 0.1];
 
 /// log of the smallest normal f64, where the old sampler clamped.
 const LOG_FLOOR: f64 = -708.396_418_532_264_1;
-
-/// ψ′(x): ψ′(x) = ψ′(x + 1) + 1/x² up to x ≥ 20, then the asymptotic series
-/// 1/x + 1/(2x²) + Σₖ B₂ₖ/x^(2k+1) (first omitted term, 691/(2730 x¹³), < 4e-18).
-fn trigamma(mut x: f64) -> f64 {
-    let mut acc = 0.0;
-    while x < 20.0 {
-        acc += 1.0 / (x * x);
-        x += 1.0;
-    }
-    let r = 1.0 / x;
-    let r2 = r * r;
-    let series =
-        1.0 / 6.0 + r2 * (-1.0 / 30.0 + r2 * (1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0))));
-    acc + r + 0.5 * r2 + r2 * r * series
-}
-
-#[test]
-fn trigamma_matches_closed_forms() {
-    let pi2 = std::f64::consts::PI.powi(2);
-    assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-14);
-    assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-13);
-    assert!((trigamma(2.0) - (pi2 / 6.0 - 1.0)).abs() < 1e-14);
-    // statrs' digamma at the small shapes, against the recurrence ψ(x) = ψ(x + 1) − 1/x.
-    for a in ALPHAS {
-        assert!((digamma(a) - (digamma(a + 1.0) - 1.0 / a)).abs() < 1e-12 * (1.0 / a));
-    }
-}
 
 /// One job: distribution, objective, and the truths (E f, gradient by parameter).
 struct Case {

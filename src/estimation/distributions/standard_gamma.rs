@@ -116,6 +116,25 @@ pub(super) fn logaddexp(a: f64, b: f64) -> f64 {
     hi + (lo - hi).exp().ln_1p()
 }
 
+/// ψ′(x), the trigamma function (x > 0): the recurrence ψ′(x) = ψ′(x + 1) + 1/x²
+/// up to x ≥ 20, then the asymptotic series 1/x + 1/(2x²) + Σₖ B₂ₖ/x^(2k+1)
+/// (first omitted term 691/(2730 x¹³) < 4e-18). It is the variance of log G and
+/// the mean of ∂ log G/∂α for G ~ Gamma(α, 1), which the tests check against.
+pub fn trigamma(mut x: f64) -> f64 {
+    let mut acc = 0.0;
+    while x < 20.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let r = 1.0 / x;
+    let r2 = r * r;
+    let tail = r2
+        * r
+        * (1.0 / 6.0
+            + r2 * (-1.0 / 30.0 + r2 * (1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0)))));
+    acc + r + 0.5 * r2 + tail
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::implicit_gamma::{gamma_dlogx_dalpha, gamma_dx_dalpha};
@@ -169,29 +188,17 @@ mod tests {
         assert!((clamped - digamma(1e-3)).abs() / (v / n as f64).sqrt() > 4.5);
     }
 
-    /// ψ′(x): the recurrence ψ′(x) = ψ′(x + 1) + 1/x² up to x ≥ 20, then the asymptotic
-    /// series 1/x + 1/(2x²) + Σ B₂ₖ/x^(2k+1) (first omitted term, 691/(2730 x¹³), < 4e-18).
-    fn trigamma(mut x: f64) -> f64 {
-        let mut acc = 0.0;
-        while x < 20.0 {
-            acc += 1.0 / (x * x);
-            x += 1.0;
-        }
-        let r = 1.0 / x;
-        let r2 = r * r;
-        let tail = r2
-            * r
-            * (1.0 / 6.0
-                + r2 * (-1.0 / 30.0 + r2 * (1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0)))));
-        acc + r + 0.5 * r2 + tail
-    }
-
     #[test]
     fn trigamma_matches_closed_forms() {
         let pi2 = std::f64::consts::PI.powi(2);
         assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-14);
         assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-13);
+        assert!((trigamma(2.0) - (pi2 / 6.0 - 1.0)).abs() < 1e-14);
         assert!((trigamma(1e-3) - (1e6 + trigamma(1.001))).abs() < 1e-8);
+        // statrs' digamma at small shapes, against the recurrence ψ(x) = ψ(x + 1) − 1/x.
+        for a in [1e-4, 1e-3, 1e-2, 0.1] {
+            assert!((digamma(a) - (digamma(a + 1.0) - 1.0 / a)).abs() < 1e-12 * (1.0 / a));
+        }
     }
 
     /// ∫ p(s) h(s) ds over s = log x for x ~ Gamma(α, 1) (density exp(αs − eˢ − lnΓ(α))), by
