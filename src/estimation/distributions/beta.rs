@@ -136,8 +136,8 @@ impl Beta {
         let d = self.a1.len();
         for (r, xr) in x.chunks_exact_mut(d).enumerate() {
             for (i, (v, (s1, s0))) in xr.iter_mut().zip(self.s1.iter().zip(&self.s0)).enumerate() {
-                let (_, l1) = s1.sample(rng);
-                let (_, l0) = s0.sample(rng);
+                let l1 = s1.sample(rng);
+                let l0 = s0.sample(rng);
                 let total = logaddexp(l1, l0);
                 let lx = l1 - total;
                 *v = lx.exp();

@@ -103,7 +103,7 @@ impl Dirichlet {
         for (r, xr) in x.chunks_exact_mut(k).enumerate() {
             let mut top = f64::NEG_INFINITY;
             for (v, s) in xr.iter_mut().zip(&self.samplers) {
-                *v = s.sample(rng).1;
+                *v = s.sample(rng);
                 top = top.max(*v);
             }
             if let Some(a) = gammas.as_deref_mut() {

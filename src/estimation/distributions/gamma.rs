@@ -120,7 +120,7 @@ impl Gamma {
         let d = self.alpha.len();
         for (r, xr) in x.chunks_exact_mut(d).enumerate() {
             for (i, v) in xr.iter_mut().enumerate() {
-                let (_, lg) = self.samplers[i].sample(rng);
+                let lg = self.samplers[i].sample(rng);
                 let lx = lg - self.log_rate[i];
                 *v = lx.exp();
                 if let Some(s) = std.as_deref_mut() {
