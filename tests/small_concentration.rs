@@ -15,9 +15,8 @@
 //! over 64 chunks (z is t with 63 degrees of freedom, false alarm ≤ 3.0e-5 per
 //! component, 9.0e-5 bounds it, see tests/common). The main test makes 112
 //! such checks, so a correct build would fail it for at most 1% of seed
-//! choices; the seeds are fixed, so it passes or fails for good. Negative controls:
-//! `assert_z` rejects the truth shifted by 10 std errors, and the objective the
-//! old clamped sampler effectively computed (log x floored at log 2.2e-308) is
+//! choices; the seeds are fixed, so it passes or fails for good. Negative control:
+//! the objective the old clamped sampler effectively computed (log x floored at log 2.2e-308) is
 //! rejected against the same truths.
 
 mod common;

@@ -205,8 +205,8 @@ pub fn max_abs_z(estimate: &[f64], std_error: &[f64], truth: &[f64]) -> (f64, us
 }
 
 /// Asserts |z| < 4.5 for every gradient component (false alarm ≤ 9.0e-5 per
-/// component, t with ≥ 31 degrees of freedom), and — the negative control — that the same check rejects the
-/// truth shifted by 10 std errors in any one component, so the check has teeth.
+/// component, t with ≥ 31 degrees of freedom). Each test file's negative
+/// control runs this check on a wrong truth or a biased estimator and sees it fail.
 pub fn assert_gradient(label: &str, e: &Estimate, truth: &[f64]) {
     let (z, k) = max_abs_z(&e.gradient, &e.std_error, truth);
     assert!(
@@ -216,15 +216,6 @@ pub fn assert_gradient(label: &str, e: &Estimate, truth: &[f64]) {
         e.gradient,
         e.std_error
     );
-    for k in 0..truth.len() {
-        let mut wrong = truth.to_vec();
-        wrong[k] += 10.0 * e.std_error[k] + 1e3 * exact_slack(truth[k]);
-        let (z, _) = max_abs_z(&e.gradient, &e.std_error, &wrong);
-        assert!(
-            z >= Z_MAX,
-            "{label}: the check failed to reject a truth shifted by 10 std errors"
-        );
-    }
 }
 
 /// One two-sided z-test, |z| < [`Z_MAX`], of `got` against `want` with standard
@@ -232,8 +223,7 @@ pub fn assert_gradient(label: &str, e: &Estimate, truth: &[f64]) {
 /// ∂x/∂loc = 1) demands equality up to rounding. The false-alarm rate is that of
 /// the statistic behind `se`: 6.8e-6 for a normal z (a standard error from a
 /// closed-form variance over N iid samples), at most 9.0e-5 for the runner's
-/// batch-means std_error (t with ≥ 31 degrees of freedom). The negative control:
-/// the same check must reject `want` shifted by 10 standard errors.
+/// batch-means std_error (t with ≥ 31 degrees of freedom).
 pub fn assert_z(what: &str, got: f64, want: f64, se: f64) {
     assert!(
         got.is_finite() && se.is_finite() && se >= 0.0,
@@ -253,11 +243,6 @@ pub fn assert_z(what: &str, got: f64, want: f64, se: f64) {
         "{what}: got {got:.6e}, want {want:.6e}, se {se:.3e}, z = {:.2}",
         (got - want) / se
     );
-    let shifted = want + 10.0 * se + 1e3 * exact_slack(want);
-    assert!(
-        z(shifted) >= Z_MAX,
-        "{what}: the check cannot reject a wrong truth"
-    );
 }
 
 /// The gradient components' names in layout order: `loc[0]`, `scale[1]`, …
@@ -273,7 +258,7 @@ pub fn component_names(e: &Estimate) -> Vec<String> {
 
 /// Asserts that the objective's mean is within 4.5 of its std_error of `truth`
 /// (false alarm ≈ 6.8e-6: the std_error of f's mean comes from all N iid samples,
-/// so z is normal), and rejects `truth` shifted by 10 std errors.
+/// so z is normal).
 pub fn assert_objective(label: &str, e: &Estimate, truth: f64) {
     let o = e.objective;
     assert!(
@@ -287,7 +272,6 @@ pub fn assert_objective(label: &str, e: &Estimate, truth: f64) {
         "{label}: objective mean {} is {z:.2} std errors from E f = {truth}",
         o.mean
     );
-    assert!(((o.mean - truth - 10.0 * o.std_error) / o.std_error).abs() >= Z_MAX);
 }
 
 /// Standard normal density.
