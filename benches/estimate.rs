@@ -10,10 +10,7 @@ use gradest::estimation::distributions::{self, ParamInput, ParamValue};
 use gradest::estimation::normal_batch;
 use gradest::estimation::objective::ParseLimits;
 use gradest::estimation::runner::run_with_threads;
-use gradest::estimation::{
-    Baseline, Controls, Estimator, Job, NonFinitePolicy, SampleRng, compile_objective,
-};
-use rand::SeedableRng;
+use gradest::estimation::{Baseline, Controls, Estimator, Job, NonFinitePolicy, compile_objective};
 
 fn job(
     family: &str,
@@ -139,7 +136,7 @@ fn bench(c: &mut Criterion) {
                 // runner draws them, on t threads.
                 let chunks = 10_000_000usize.div_ceil(65_536);
                 let draw = |ci: usize| {
-                    let mut rng = SampleRng::seed_from_u64(ci as u64);
+                    let mut rng = gradest::estimation::rng::chunk_rng(0, ci as u64);
                     let mut left = (10_000_000 - ci * 65_536).min(65_536);
                     let mut buf = vec![0.0; 1024];
                     let mut acc = 0.0;

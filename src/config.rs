@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::estimation::simd::{self, Level};
+
 /// The command line.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -43,6 +45,11 @@ pub struct Config {
     /// Log line format.
     #[arg(long, env = "GRADEST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// CPU feature level of the sampling and evaluation kernels: the best this
+    /// CPU has, or a lower one. Results are bit-identical on every level; only
+    /// speed differs.
+    #[arg(long, env = "GRADEST_SIMD", value_enum, default_value_t = SimdLevel::Auto)]
+    pub simd: SimdLevel,
     #[command(flatten)]
     pub limits: Limits,
 }
@@ -53,6 +60,7 @@ impl Default for Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log: "info".to_string(),
             log_format: LogFormat::Text,
+            simd: SimdLevel::Auto,
             limits: Limits::default(),
         }
     }
@@ -65,6 +73,39 @@ pub enum LogFormat {
     Json,
     /// Human-readable lines.
     Text,
+}
+
+/// A choice of CPU feature level (see [`crate::estimation::simd`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimdLevel {
+    /// The best level this CPU offers.
+    Auto,
+    /// Baseline instructions only (SSE2 on x86-64).
+    Portable,
+    /// AVX2 (x86-64-v3).
+    Avx2,
+    /// AVX-512 (x86-64-v4).
+    Avx512,
+}
+
+impl SimdLevel {
+    /// Caps the kernels at this level; an error names the level this CPU has
+    /// when it lacks the one asked for.
+    pub fn apply(self) -> Result<Level, String> {
+        let level = match self {
+            SimdLevel::Auto => return Ok(simd::active()),
+            SimdLevel::Portable => Level::Portable,
+            SimdLevel::Avx2 => Level::Avx2,
+            SimdLevel::Avx512 => Level::Avx512,
+        };
+        simd::limit(level).map(|()| level).map_err(|best| {
+            format!(
+                "GRADEST_SIMD={}: this CPU offers at most {}",
+                level.name(),
+                best.name()
+            )
+        })
+    }
 }
 
 /// Bounds that keep every request cheap enough to refuse or finish in time.

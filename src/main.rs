@@ -21,6 +21,13 @@ fn main() -> ExitCode {
         eprintln!("gradest: {e}");
         return ExitCode::FAILURE;
     }
+    let simd = match config.simd.apply() {
+        Ok(level) => level,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,7 +40,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, limits = ?config.limits, "gradest listening");
+        tracing::info!(addr = %listener.local_addr()?, simd = simd.name(), limits = ?config.limits, "gradest listening");
         http::serve(listener, config, shutdown_signal()).await
     });
     match result {

@@ -15,9 +15,10 @@ mod common;
 use common::*;
 use gradest::estimation::Estimator;
 use gradest::estimation::SampleRng;
+use gradest::estimation::normal_batch;
+use gradest::estimation::rng::LANES;
 use gradest::estimation::runner::chunk_rng;
-use rand::{Rng, SeedableRng};
-use rand_distr::{Distribution, StandardNormal};
+use rand::Rng;
 
 /// Seeds of the spread test: the spread ratio's own noise is then about
 /// 1/√(2·2000) = 1.6%, so a tolerance of 4.5 of it is 7% and the 1.2× spread of
@@ -81,7 +82,8 @@ fn estimates_spread_as_independent_draws_for_any_n() {
 }
 
 /// The chunk streams of gradest before 0.2: one state word shared by every chunk of
-/// a seed, another taken from the chunk alone. Kept here as the negative control.
+/// a seed, another taken from the chunk alone (every lane from that state). Kept
+/// here as the negative control.
 fn shared_word_rng(seed: u64, chunk: u64) -> SampleRng {
     fn m(x: u64) -> u64 {
         let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -95,11 +97,7 @@ fn shared_word_rng(seed: u64, chunk: u64) -> SampleRng {
         m(seed ^ 0xD1B5_4A32_D192_ED03),
         m(chunk ^ 0x8CB9_2BA7_2F3D_8DD7),
     ];
-    let mut bytes = [0u8; 32];
-    for (dst, w) in bytes.chunks_exact_mut(8).zip(words) {
-        dst.copy_from_slice(&w.to_le_bytes());
-    }
-    SampleRng::from_seed(bytes)
+    SampleRng::from_lane_states([words; LANES])
 }
 
 /// Streams compared, and the first draws taken from each.
@@ -109,27 +107,44 @@ const SEEDS: u64 = 4000;
 
 /// The first `DRAWS` draws of each of the `CHUNKS` streams of each seed, as
 /// standardised uniforms (from the first 64-bit outputs) and as standard normals
-/// (rand_distr's ziggurat, as the families draw them).
-fn first_draws(
+/// (Box–Muller, as the families draw them). `draw(s, c)` gives stream c's.
+fn first_draws(draw: impl Fn(u64, usize) -> [[f64; 2]; DRAWS]) -> Vec<Vec<[f64; 2]>> {
+    (0..SEEDS)
+        .map(|s| (0..CHUNKS).flat_map(|c| draw(s, c)).collect())
+        .collect()
+}
+
+/// A standardised uniform from a 64-bit output.
+fn std_uniform(w: u64) -> f64 {
+    let u = (w >> 11) as f64 * (-53f64).exp2();
+    (u - 0.5) * 12f64.sqrt()
+}
+
+/// The first draws of the stream `rng_of(key(s, c))`.
+fn stream_draws(
     rng_of: fn(u64, u64) -> SampleRng,
     key: fn(u64, usize) -> (u64, u64),
-) -> Vec<Vec<[f64; 2]>> {
-    (0..SEEDS)
-        .map(|s| {
-            let mut row = Vec::with_capacity(CHUNKS * DRAWS);
-            for c in 0..CHUNKS {
-                let (seed, chunk) = key(s, c);
-                let mut r = rng_of(seed, chunk);
-                let mut n = rng_of(seed, chunk);
-                for _ in 0..DRAWS {
-                    let u = (r.next_u64() >> 11) as f64 * (-53f64).exp2();
-                    let z: f64 = StandardNormal.sample(&mut n);
-                    row.push([(u - 0.5) * 12f64.sqrt(), z]);
-                }
-            }
-            row
-        })
-        .collect()
+) -> impl Fn(u64, usize) -> [[f64; 2]; DRAWS] {
+    move |s, c| {
+        let (seed, chunk) = key(s, c);
+        let mut r = rng_of(seed, chunk);
+        let mut z = [0.0; DRAWS];
+        normal_batch(&mut rng_of(seed, chunk), &mut z);
+        std::array::from_fn(|k| [std_uniform(r.next_u64()), z[k]])
+    }
+}
+
+/// Stream c is lane c mod 8 of chunk c / 8 of seed s: its first two outputs
+/// (positions l and l + 8 of the chunk's stream), and the two normals made
+/// from them (a batch of 16 normals pairs lane l's first output, a radius,
+/// with its second, an angle, into normals l and l + 8).
+fn lane_draws(s: u64, c: usize) -> [[f64; 2]; DRAWS] {
+    let (chunk, lane) = ((c / LANES) as u64, c % LANES);
+    let mut r = chunk_rng(s, chunk);
+    let words: Vec<u64> = (0..2 * LANES).map(|_| r.next_u64()).collect();
+    let mut z = [0.0; 2 * LANES];
+    normal_batch(&mut chunk_rng(s, chunk), &mut z);
+    std::array::from_fn(|k| [std_uniform(words[lane + k * LANES]), z[lane + k * LANES]])
 }
 
 /// Statistics of the correlations between streams i and j (first draws, pooled
@@ -180,15 +195,19 @@ fn neighbouring_seeds(s: u64, c: usize) -> (u64, u64) {
 }
 
 #[test]
-fn first_draws_of_neighbouring_chunks_and_seeds_are_uncorrelated() {
-    for (label, key) in [
+fn first_draws_of_neighbouring_chunks_lanes_and_seeds_are_uncorrelated() {
+    let cases: [(&str, Vec<Vec<[f64; 2]>>); 3] = [
         (
             "chunks of one seed",
-            same_seed as fn(u64, usize) -> (u64, u64),
+            first_draws(stream_draws(chunk_rng, same_seed)),
         ),
-        ("neighbouring seeds", neighbouring_seeds),
-    ] {
-        let draws = first_draws(chunk_rng, key);
+        (
+            "neighbouring seeds",
+            first_draws(stream_draws(chunk_rng, neighbouring_seeds)),
+        ),
+        ("lanes of one chunk", first_draws(lane_draws)),
+    ];
+    for (label, draws) in cases {
         for (which, name) in [(0, "uniform"), (1, "normal")] {
             let worst = dependence(&draws, which);
             println!("{label}, {name} draws: largest |statistic| {worst:.2}");
@@ -202,7 +221,7 @@ fn first_draws_of_neighbouring_chunks_and_seeds_are_uncorrelated() {
 
 #[test]
 fn the_check_rejects_streams_that_share_a_state_word() {
-    let draws = first_draws(shared_word_rng, same_seed);
+    let draws = first_draws(stream_draws(shared_word_rng, same_seed));
     for which in [0, 1] {
         let worst = dependence(&draws, which);
         println!("shared-word streams: largest |statistic| {worst:.1}");

@@ -135,3 +135,111 @@ fn draws_and_results_are_pinned_across_versions() {
     );
     assert_ne!(pinned.get(k), Some(&nudged));
 }
+
+/// Jobs that run the vector kernels on every path beside the pins: the
+/// transcendental functions, a d = 100 vector, the categorical relaxations, and
+/// a sample count whose batches and chunks leave remainders of every length.
+fn kernel_jobs() -> BTreeMap<String, String> {
+    let loc: Vec<f64> = (0..100).map(|i| -1.0 + 2.0 * i as f64 / 99.0).collect();
+    let logits: Vec<f64> = (0..10).map(|i| -2.0 + 4.0 * i as f64 / 9.0).collect();
+    let normal100 = params(&[("loc", loc), ("scale", vec![1.0; 100])]);
+    let normal1 = params(&[("loc", vec![0.5]), ("scale", vec![1.2])]);
+    let cat = params(&[("logits", logits)]);
+    let gamma = params(&[("concentration", vec![0.3, 2.5]), ("rate", vec![1.0, 2.0])]);
+    let gs = Estimator::GumbelSoftmax {
+        temperature: 0.5,
+        hard: false,
+    };
+    let sf = variants(EstimatorKind::ScoreFunction);
+    let sf_last = sf.last().expect("score-function variants").1;
+    let jobs = [
+        (
+            "normal",
+            &normal100,
+            "sum(cos(x)) + sum(sin(x))",
+            Estimator::Reparameterization,
+            2_003,
+        ),
+        (
+            "normal",
+            &normal1,
+            "exp(-x^2) + log(1 + x^2)",
+            Estimator::Reparameterization,
+            100_003,
+        ),
+        (
+            "normal",
+            &normal1,
+            "sum((x - 3)^2)",
+            variants(EstimatorKind::ScoreFunction)[0].1,
+            100_003,
+        ),
+        (
+            "categorical",
+            &cat,
+            "dot(x, [0,1,2,3,4,5,6,7,8,9])",
+            gs,
+            10_007,
+        ),
+        (
+            "categorical",
+            &cat,
+            "exp(dot(x, [0,1,2,3,4,5,6,7,8,9]) / 9)",
+            sf_last,
+            10_007,
+        ),
+        (
+            "gamma",
+            &gamma,
+            "sum(log(x)) + sum(exp(-x))",
+            Estimator::Reparameterization,
+            10_007,
+        ),
+    ];
+    let mut out = BTreeMap::new();
+    for (i, (family, input, f, est, n)) in jobs.into_iter().enumerate() {
+        let Ok(e) = try_run(&job(family, input, f, est, n, 11)) else {
+            out.insert(format!("{i}"), "refused".to_string());
+            continue;
+        };
+        let line = format!(
+            "{} | {} | {:?}",
+            fmt_all(&e.gradient),
+            fmt_all(&e.std_error),
+            e.objective.mean
+        );
+        out.insert(format!("{i} {family} {f}"), line);
+    }
+    out
+}
+
+/// The same bits on every CPU feature level this machine has: every pin and
+/// every kernel job, computed with the kernels capped at each level in turn
+/// (portable SSE2, AVX2, AVX-512), equal those of the portable build. This is
+/// the only test that changes the cap; other tests in this process meanwhile
+/// see a different speed, never different numbers.
+#[test]
+fn every_simd_level_gives_the_same_bits() {
+    use gradest::estimation::simd::{self, Level};
+    simd::limit(Level::Portable).expect("the portable level is always there");
+    let want = (current(), kernel_jobs());
+    let refused: Vec<_> = want.1.keys().filter(|k| want.1[*k] == "refused").collect();
+    assert!(refused.is_empty(), "kernel jobs refused: {refused:?}");
+    let mut compared = 0;
+    for level in Level::ALL.into_iter().filter(|l| l.is_available()) {
+        simd::limit(level).expect("available");
+        assert_eq!(simd::active(), level);
+        let got = (current(), kernel_jobs());
+        for (k, v) in want.0.iter().chain(&want.1) {
+            let g = got.0.get(k).or_else(|| got.1.get(k));
+            assert_eq!(g, Some(v), "{k} differs at level {}", level.name());
+        }
+        compared += 1;
+    }
+    simd::limit(simd::detected()).expect("available");
+    println!(
+        "levels compared: {compared} (this CPU: {})",
+        simd::detected().name()
+    );
+    assert!(compared >= 1);
+}

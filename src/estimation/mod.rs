@@ -10,6 +10,9 @@
 //! - [`result`] and [`error`]: what a run returns, and why it may stop without;
 //! - [`job`]: a validated job and the hooks to stop and watch its run;
 //!   [`estimator`]: what it asks for; [`rng`]: the random streams;
+//! - [`simd`]: CPU feature levels and the run-time dispatch of the batch
+//!   kernels; [`fastmath`]: batch exp, ln, sin, cos; [`variates`]: uniforms,
+//!   normals and exponentials a batch at a time;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
 //! - [`compare`]: ranking several estimates of one problem (bias against noise,
 //!   work-normalised variance).
@@ -19,15 +22,17 @@ pub mod distributions;
 pub mod error;
 pub mod estimator;
 pub mod estimators;
+pub mod fastmath;
 pub mod job;
 pub mod objective;
 pub mod result;
 pub mod rng;
 pub mod runner;
+pub mod simd;
 pub mod stats;
+pub mod variates;
 
 pub use distributions::Distribution;
-pub use distributions::normal_batch;
 pub use error::RunError;
 pub use estimator::{Baseline, Estimator, EstimatorKind};
 pub use job::{Controls, Job, NonFinitePolicy, compile_objective};
@@ -35,3 +40,4 @@ pub use objective::Program;
 pub use result::Estimate;
 pub use rng::SampleRng;
 pub use runner::run;
+pub use variates::normals as normal_batch;

@@ -32,7 +32,7 @@ use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
 use crate::estimation::estimator::EstimatorKind;
-use crate::estimation::objective::fastmath;
+use crate::estimation::fastmath;
 use crate::estimation::rng::SampleRng;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {

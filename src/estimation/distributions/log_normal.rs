@@ -10,12 +10,12 @@
 //! x = exp(μ + σε), ε ~ N(0, 1):  ∂x/∂μ = x,  ∂x/∂σ = x·ε.
 
 use super::distribution::{Distribution, FamilyInfo, Reparameterized};
-use super::normal::standard_normals;
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::variates::normals as standard_normals;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "log_normal",

@@ -45,8 +45,6 @@ pub mod standard_gamma;
 pub mod student_t;
 pub mod uniform;
 
-pub use normal::standard_normals as normal_batch;
-
 pub use distribution::{
     Distribution, Enumerable, FamilyInfo, LogSpace, Relaxed, Reparameterized, grad_len, log_len,
 };

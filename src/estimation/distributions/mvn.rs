@@ -12,12 +12,12 @@
 //! x = μ + Lε, ε ~ N(0, I):  ∂f/∂μ = ∇f,  ∂f/∂L = lower triangle of (∇f εᵀ).
 
 use super::distribution::{Distribution, FamilyInfo, Reparameterized};
-use super::normal::standard_normals;
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, ParamValue, Shape, vector,
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::variates::normals as standard_normals;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "multivariate_normal",

@@ -9,14 +9,13 @@
 //! # Pathwise
 //! x = μ + σε, ε ~ N(0, 1):  ∂x/∂μ = 1,  ∂x/∂σ = ε.
 
-use rand_distr::{Distribution as _, StandardNormal};
-
 use super::distribution::{Distribution, FamilyInfo, Reparameterized};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::variates::normals as standard_normals;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "normal",
@@ -77,14 +76,6 @@ impl Normal {
             loc,
             scale,
         }
-    }
-}
-
-/// Fills `eps` with standard normals (ziggurat).
-#[inline]
-pub fn standard_normals(rng: &mut SampleRng, eps: &mut [f64]) {
-    for e in eps.iter_mut() {
-        *e = StandardNormal.sample(rng);
     }
 }
 

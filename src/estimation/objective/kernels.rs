@@ -10,9 +10,9 @@
 //! Both the compiler (folding constants, evaluating uniform nodes once) and the
 //! evaluator (the per-batch sweeps) call these; neither calls the other.
 
-use super::fastmath;
 use super::functions::{Map, Reduce, Zip};
 use super::nodes::{Node, Op};
+use crate::estimation::fastmath;
 
 /// A read-only view of a node's value for a batch.
 #[derive(Clone, Copy)]

@@ -9,7 +9,6 @@
 mod ast;
 mod error;
 mod eval;
-pub mod fastmath;
 mod functions;
 mod kernels;
 mod logspace;

@@ -7,7 +7,8 @@
 //! bit operations on `to_bits`/`from_bits`, inside plain loops over slices, so
 //! each loop compiles to packed `mulpd`/`addpd`/`divpd`/`pand`/`paddq`/`psllq`
 //! code, two lanes per instruction (and wider when the crate is built for a
-//! newer CPU). There is no `unsafe`, no `std::arch`, no `f64::mul_add` (without
+//! newer CPU; [`simd::dispatch`] runs them at the CPU's best level, 4 or 8
+//! lanes per instruction, with the same bits). There is no `unsafe`, no `std::arch`, no `f64::mul_add` (without
 //! the FMA target feature it is a call to libm's software `fma`), and no
 //! `round`/`floor` (SSE4.1 instructions, libm calls on baseline x86-64):
 //! rounding to an integer uses the 1.5·2⁵² trick, n = (t + 1.5·2⁵²) − 1.5·2⁵²,
@@ -24,8 +25,10 @@
 //!
 //! Lanes outside a kernel's fast range are detected inside the vector loop by
 //! a branch-free OR of a per-lane predicate. Only when a batch contains such a
-//! lane does a cold scalar pass recompute exactly those lanes with `std`
-//! (glibc, < 1 ulp), so special values match `std` bit for bit. Fast ranges:
+//! lane does a cold scalar pass recompute exactly those lanes with the `libm`
+//! crate (musl's algorithms in Rust, < 1 ulp): special values are those of
+//! `std`, and the bits are the same on every machine (the system libm picks
+//! FMA variants at run time, which may differ in the last bit). Fast ranges:
 //!
 //! * `exp`: |x| ≤ 708 (all else: overflow, subnormal/zero results, ±∞, NaN).
 //! * `ln`: f64::MIN_POSITIVE ≤ x ≤ f64::MAX (all else: x ≤ 0, subnormal, +∞, NaN).
@@ -65,6 +68,8 @@
 //! 2.2 ns per element.
 
 #![forbid(unsafe_code)]
+
+use super::simd;
 
 /// 1.5·2⁵²: adding and subtracting it rounds |t| < 2⁵¹ to the nearest integer
 /// (ties to even); the bits of `t + MAGIC` are `0x4338_0000_0000_0000 + n`.
@@ -136,6 +141,17 @@ fn exp_outside(x: f64) -> bool {
 /// If `x.len() != out.len()`.
 pub fn exp_batch(x: &[f64], out: &mut [f64]) {
     assert_eq!(x.len(), out.len(), "exp_batch: length mismatch");
+    if simd::dispatch(
+        #[inline(always)]
+        || exp_blocks(x, out),
+    ) {
+        exp_fixup(x, out);
+    }
+}
+
+/// The vector passes of [`exp_batch`]; whether a lane needs the fix-up.
+#[inline(always)]
+fn exp_blocks(x: &[f64], out: &mut [f64]) -> bool {
     let mut lo_buf = [0.0f64; CHUNK];
     let mut c_buf = [0.0f64; CHUNK];
     let mut any = false;
@@ -148,9 +164,7 @@ pub fn exp_batch(x: &[f64], out: &mut [f64]) {
             *o = exp_pass2(xi, *o, lo, c);
         }
     }
-    if any {
-        exp_fixup(x, out);
-    }
+    any
 }
 
 #[cold]
@@ -158,7 +172,7 @@ pub fn exp_batch(x: &[f64], out: &mut [f64]) {
 fn exp_fixup(x: &[f64], out: &mut [f64]) {
     for (o, &xi) in out.iter_mut().zip(x) {
         if exp_outside(xi) {
-            *o = xi.exp();
+            *o = libm::exp(xi);
         }
     }
 }
@@ -217,6 +231,14 @@ fn ln_pass2(x: f64, f: f64, s: f64) -> f64 {
     k * LN2_HI - ((s * (f - r) - k * LN2_LO) - f)
 }
 
+/// ln x for a positive normal finite x (no special cases): the two passes of
+/// [`ln_batch`] in one, for kernels whose arguments are known to be in range.
+#[inline(always)]
+pub(crate) fn ln_in_range(x: f64) -> f64 {
+    let (f, s) = ln_pass1(x);
+    ln_pass2(x, f, s)
+}
+
 /// Lanes that `ln` hands to `std`: x ≤ 0, subnormal, +∞, NaN.
 #[inline(always)]
 fn ln_outside(x: f64) -> bool {
@@ -230,6 +252,17 @@ fn ln_outside(x: f64) -> bool {
 /// If `x.len() != out.len()`.
 pub fn ln_batch(x: &[f64], out: &mut [f64]) {
     assert_eq!(x.len(), out.len(), "ln_batch: length mismatch");
+    if simd::dispatch(
+        #[inline(always)]
+        || ln_blocks(x, out),
+    ) {
+        ln_fixup(x, out);
+    }
+}
+
+/// The vector passes of [`ln_batch`]; whether a lane needs the fix-up.
+#[inline(always)]
+fn ln_blocks(x: &[f64], out: &mut [f64]) -> bool {
     let mut s_buf = [0.0f64; CHUNK];
     let mut any = false;
     for (xs, os) in x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
@@ -241,9 +274,7 @@ pub fn ln_batch(x: &[f64], out: &mut [f64]) {
             *o = ln_pass2(xi, *o, s);
         }
     }
-    if any {
-        ln_fixup(x, out);
-    }
+    any
 }
 
 #[cold]
@@ -251,7 +282,7 @@ pub fn ln_batch(x: &[f64], out: &mut [f64]) {
 fn ln_fixup(x: &[f64], out: &mut [f64]) {
     for (o, &xi) in out.iter_mut().zip(x) {
         if ln_outside(xi) {
-            *o = xi.ln();
+            *o = libm::log(xi);
         }
     }
 }
@@ -357,6 +388,14 @@ fn cos_select(s: f64, c: f64, q: u64) -> f64 {
     pick(c, s, (q & 1).wrapping_neg(), (q.wrapping_add(1) & 2) << 62)
 }
 
+/// (cos φ, sin φ) for φ = θ + q·π/2, |θ| ≤ π/4 exact (no reduction needed),
+/// q taken mod 4.
+#[inline(always)]
+pub(crate) fn cos_sin_quadrant(theta: f64, q: u64) -> (f64, f64) {
+    let (s, c) = (ksin(theta, 0.0), kcos(theta, 0.0));
+    (cos_select(s, c, q), sin_select(s, c, q))
+}
+
 /// Lanes whose trig result must come from `std`: |x| > 2²⁰, NaN, ±∞, or
 /// |y|·2²⁶ < |x| (possible precision loss in the 86-bit reduction).
 /// Written as one compare, min(|y|·2²⁶, 2²⁰) ≥ |x|, that NaN fails. It
@@ -389,6 +428,17 @@ fn trig_kernels(xs: &[f64], a: &mut [f64], b: &mut [f64]) {
 /// If `x.len() != out.len()`.
 pub fn sin_batch(x: &[f64], out: &mut [f64]) {
     assert_eq!(x.len(), out.len(), "sin_batch: length mismatch");
+    if simd::dispatch(
+        #[inline(always)]
+        || sin_blocks(x, out),
+    ) {
+        sin_fixup(x, out);
+    }
+}
+
+/// The vector passes of [`sin_batch`]; whether a lane needs the fix-up.
+#[inline(always)]
+fn sin_blocks(x: &[f64], out: &mut [f64]) -> bool {
     let mut c_buf = [0.0f64; CHUNK];
     let mut any = false;
     for (xs, os) in x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
@@ -399,9 +449,7 @@ pub fn sin_batch(x: &[f64], out: &mut [f64]) {
             any |= trig_outside(xi, y);
         }
     }
-    if any {
-        sin_fixup(x, out);
-    }
+    any
 }
 
 /// `out[i] = cos x[i]`: ≤ 1 ulp; NaN, ±∞ → NaN as `f64::cos`.
@@ -410,6 +458,17 @@ pub fn sin_batch(x: &[f64], out: &mut [f64]) {
 /// If `x.len() != out.len()`.
 pub fn cos_batch(x: &[f64], out: &mut [f64]) {
     assert_eq!(x.len(), out.len(), "cos_batch: length mismatch");
+    if simd::dispatch(
+        #[inline(always)]
+        || cos_blocks(x, out),
+    ) {
+        cos_fixup(x, out);
+    }
+}
+
+/// The vector passes of [`cos_batch`]; whether a lane needs the fix-up.
+#[inline(always)]
+fn cos_blocks(x: &[f64], out: &mut [f64]) -> bool {
     let mut c_buf = [0.0f64; CHUNK];
     let mut any = false;
     for (xs, os) in x.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
@@ -420,9 +479,7 @@ pub fn cos_batch(x: &[f64], out: &mut [f64]) {
             any |= trig_outside(xi, y);
         }
     }
-    if any {
-        cos_fixup(x, out);
-    }
+    any
 }
 
 /// `sin[i] = sin x[i]`, `cos[i] = cos x[i]` from one shared reduction
@@ -433,6 +490,18 @@ pub fn cos_batch(x: &[f64], out: &mut [f64]) {
 pub fn sin_cos_batch(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
     assert_eq!(x.len(), sin.len(), "sin_cos_batch: length mismatch");
     assert_eq!(x.len(), cos.len(), "sin_cos_batch: length mismatch");
+    if simd::dispatch(
+        #[inline(always)]
+        || sin_cos_blocks(x, sin, cos),
+    ) {
+        sin_fixup(x, sin);
+        cos_fixup(x, cos);
+    }
+}
+
+/// The vector passes of [`sin_cos_batch`]; whether a lane needs the fix-up.
+#[inline(always)]
+fn sin_cos_blocks(x: &[f64], sin: &mut [f64], cos: &mut [f64]) -> bool {
     let mut any = false;
     let blocks = x
         .chunks(CHUNK)
@@ -449,10 +518,7 @@ pub fn sin_cos_batch(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
             any |= trig_outside(xi, m);
         }
     }
-    if any {
-        sin_fixup(x, sin);
-        cos_fixup(x, cos);
-    }
+    any
 }
 
 #[cold]
@@ -460,7 +526,7 @@ pub fn sin_cos_batch(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
 fn sin_fixup(x: &[f64], out: &mut [f64]) {
     for (o, &xi) in out.iter_mut().zip(x) {
         if trig_outside(xi, *o) {
-            *o = xi.sin();
+            *o = libm::sin(xi);
         }
     }
 }
@@ -470,7 +536,7 @@ fn sin_fixup(x: &[f64], out: &mut [f64]) {
 fn cos_fixup(x: &[f64], out: &mut [f64]) {
     for (o, &xi) in out.iter_mut().zip(x) {
         if trig_outside(xi, *o) {
-            *o = xi.cos();
+            *o = libm::cos(xi);
         }
     }
 }

@@ -248,15 +248,18 @@ fn specials() -> [f64; 44] {
 }
 
 #[test]
-fn special_cases_match_std() {
+/// Against `libm`, which computes the lanes outside the fast ranges (it and
+/// glibc disagree far out, e.g. cos(6381956970095103·2⁷⁹⁷), where libm's
+/// −4.687165924254628e-19 is the correctly rounded value).
+fn special_cases_match_libm() {
     for x in specials() {
         let cases: [(&str, Batch, Scalar); 6] = [
-            ("exp", exp_batch, f64::exp),
-            ("ln", ln_batch, f64::ln),
-            ("sin", sin_batch, f64::sin),
-            ("cos", cos_batch, f64::cos),
-            ("sin_cos.sin", sin_via_pair, f64::sin),
-            ("sin_cos.cos", cos_via_pair, f64::cos),
+            ("exp", exp_batch, libm::exp),
+            ("ln", ln_batch, libm::log),
+            ("sin", sin_batch, libm::sin),
+            ("cos", cos_batch, libm::cos),
+            ("sin_cos.sin", sin_via_pair, libm::sin),
+            ("sin_cos.cos", cos_via_pair, libm::cos),
         ];
         for (name, f, reference) in cases {
             let (got, want) = (one(f, x), reference(x));
@@ -264,12 +267,12 @@ fn special_cases_match_std() {
             if exact_required {
                 assert!(
                     same(got, want),
-                    "{name}({x:e}) = {got:e}, std gives {want:e}"
+                    "{name}({x:e}) = {got:e}, libm gives {want:e}"
                 );
             } else {
                 assert!(
                     ulp_diff(got, want) <= 2,
-                    "{name}({x:e}) = {got:e}, std gives {want:e}"
+                    "{name}({x:e}) = {got:e}, libm gives {want:e}"
                 );
             }
         }
