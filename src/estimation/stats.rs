@@ -10,72 +10,88 @@
 //!
 //! always in the same order, so a result never depends on how many threads ran.
 
-/// Σ xᵢ with eight independent accumulators, in a fixed order: the compiler can
-/// vectorise it (a single running sum is one long dependency chain), and the result
-/// is the same on every run.
-#[inline]
+use super::simd;
+
+/// Partial sums kept by the batch sums: 16 lanes, so two AVX-512 or four AVX2
+/// dependency chains run side by side (one running sum would be one long chain).
+const ACC: usize = 16;
+
+/// Folds the `ACC` partial sums pairwise in a fixed order.
+#[inline(always)]
+fn fold(mut t: [f64; ACC]) -> f64 {
+    let mut w = ACC;
+    while w > 1 {
+        w /= 2;
+        for i in 0..w {
+            t[i] += t[i + w];
+        }
+    }
+    t[0]
+}
+
+/// Σ xᵢ with `ACC` independent accumulators folded in a fixed order, then the
+/// remainder in order: vectorised at the CPU's best width ([`simd::dispatch`]),
+/// and the same bits on every run and every level.
 pub fn sum(xs: &[f64]) -> f64 {
-    let mut acc = [0.0; 8];
-    let chunks = xs.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..8 {
-            acc[i] += c[i];
+    simd::dispatch(#[inline(always)] || {
+        let mut acc = [0.0; ACC];
+        let chunks = xs.chunks_exact(ACC);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..ACC {
+                acc[i] += c[i];
+            }
         }
-    }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for v in rest {
-        s += v;
-    }
-    s
+        rest.iter().fold(fold(acc), |s, v| s + v)
+    })
 }
 
-/// (Σ (xᵢ − m), Σ (xᵢ − m)²) in one pass, vectorisable like [`sum`].
-#[inline]
+/// (Σ (xᵢ − m), Σ (xᵢ − m)²) in one pass, accumulated like [`sum`].
 fn shifted_sums(xs: &[f64], m: f64) -> (f64, f64) {
-    let (mut a, mut b) = ([0.0; 4], [0.0; 4]);
-    let chunks = xs.chunks_exact(4);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..4 {
-            let t = c[i] - m;
-            a[i] += t;
-            b[i] += t * t;
+    simd::dispatch(#[inline(always)] || {
+        let (mut a, mut b) = ([0.0; ACC], [0.0; ACC]);
+        let chunks = xs.chunks_exact(ACC);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for i in 0..ACC {
+                let t = c[i] - m;
+                a[i] += t;
+                b[i] += t * t;
+            }
         }
-    }
-    let fold = |t: [f64; 4]| (t[0] + t[2]) + (t[1] + t[3]);
-    let (mut sa, mut sb) = (fold(a), fold(b));
-    for v in rest {
-        let t = v - m;
-        sa += t;
-        sb += t * t;
-    }
-    (sa, sb)
+        let (mut sa, mut sb) = (fold(a), fold(b));
+        for v in rest {
+            let t = v - m;
+            sa += t;
+            sb += t * t;
+        }
+        (sa, sb)
+    })
 }
 
-/// (Σ (uᵢ − mu)², Σ (vᵢ − mv)², Σ (uᵢ − mu)(vᵢ − mv)), vectorisable like [`sum`].
-#[inline]
+/// (Σ (uᵢ − mu)², Σ (vᵢ − mv)², Σ (uᵢ − mu)(vᵢ − mv)), accumulated like [`sum`].
 fn co_sums(u: &[f64], v: &[f64], mu: f64, mv: f64) -> (f64, f64, f64) {
-    let (mut a, mut b, mut c) = ([0.0; 4], [0.0; 4], [0.0; 4]);
-    let (cu, cv) = (u.chunks_exact(4), v.chunks_exact(4));
-    let (ru, rv) = (cu.remainder(), cv.remainder());
-    for (x, y) in cu.zip(cv) {
-        for i in 0..4 {
-            let (p, q) = (x[i] - mu, y[i] - mv);
-            a[i] += p * p;
-            b[i] += q * q;
-            c[i] += p * q;
+    simd::dispatch(#[inline(always)] || {
+        let (mut a, mut b, mut c) = ([0.0; ACC], [0.0; ACC], [0.0; ACC]);
+        let (cu, cv) = (u.chunks_exact(ACC), v.chunks_exact(ACC));
+        let (ru, rv) = (cu.remainder(), cv.remainder());
+        for (x, y) in cu.zip(cv) {
+            for i in 0..ACC {
+                let (p, q) = (x[i] - mu, y[i] - mv);
+                a[i] += p * p;
+                b[i] += q * q;
+                c[i] += p * q;
+            }
         }
-    }
-    let fold = |t: [f64; 4]| (t[0] + t[2]) + (t[1] + t[3]);
-    let (mut sa, mut sb, mut sc) = (fold(a), fold(b), fold(c));
-    for (x, y) in ru.iter().zip(rv) {
-        let (p, q) = (x - mu, y - mv);
-        sa += p * p;
-        sb += q * q;
-        sc += p * q;
-    }
-    (sa, sb, sc)
+        let (mut sa, mut sb, mut sc) = (fold(a), fold(b), fold(c));
+        for (x, y) in ru.iter().zip(rv) {
+            let (p, q) = (x - mu, y - mv);
+            sa += p * p;
+            sb += q * q;
+            sc += p * q;
+        }
+        (sa, sb, sc)
+    })
 }
 
 /// Clamps rounding noise below zero to 0 but keeps NaN (unlike `f64::max`), so an

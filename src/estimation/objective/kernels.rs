@@ -12,7 +12,7 @@
 
 use super::functions::{Map, Reduce, Zip};
 use super::nodes::{Node, Op};
-use crate::estimation::fastmath;
+use crate::estimation::{fastmath, simd};
 
 /// A read-only view of a node's value for a batch.
 #[derive(Clone, Copy)]
@@ -123,23 +123,32 @@ fn map_view(out: &mut [f64], a: View<'_>, b: usize, n: usize, f: impl Fn(f64) ->
 /// log(1 + eᵃ) without overflow.
 #[inline]
 pub fn softplus(a: f64) -> f64 {
-    a.max(0.0) + (-a.abs()).exp().ln_1p()
+    a.max(0.0) + libm::log1p(libm::exp(-a.abs()))
 }
 
 /// 1/(1 + e⁻ᵃ) without overflow.
 #[inline]
 pub fn sigmoid(a: f64) -> f64 {
     if a >= 0.0 {
-        1.0 / (1.0 + (-a).exp())
+        1.0 / (1.0 + libm::exp(-a))
     } else {
-        let e = a.exp();
+        let e = libm::exp(a);
         e / (1.0 + e)
     }
 }
 
 /// Forward kernels, one monomorphised loop per function (the dispatch on the
 /// function happens once per batch, outside the loop, so each loop vectorises).
+/// [`forward_map_lanes`] at the CPU's best vector width ([`simd::dispatch`]).
 fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
+    simd::dispatch(
+        #[inline(always)]
+        || forward_map_lanes(m, out, a, b, n),
+    )
+}
+
+#[inline(always)]
+fn forward_map_lanes(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
     // The transcendental functions go through the vectorised batch kernels
     // (≤ 1 ulp, see `fastmath`) when the argument is one flat array.
     if let Some(Flat::Slice(av)) = a.flat(b, n) {
@@ -163,30 +172,39 @@ fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
     }
     match m {
         Map::Neg => map_view(out, a, b, n, |v| -v),
-        Map::Exp => map_view(out, a, b, n, f64::exp),
-        Map::Log => map_view(out, a, b, n, f64::ln),
-        Map::Log1p => map_view(out, a, b, n, f64::ln_1p),
+        Map::Exp => map_view(out, a, b, n, libm::exp),
+        Map::Log => map_view(out, a, b, n, libm::log),
+        Map::Log1p => map_view(out, a, b, n, libm::log1p),
         Map::Sqrt => map_view(out, a, b, n, f64::sqrt),
         Map::Abs => map_view(out, a, b, n, f64::abs),
-        Map::Sin => map_view(out, a, b, n, f64::sin),
-        Map::Cos => map_view(out, a, b, n, f64::cos),
-        Map::Tanh => map_view(out, a, b, n, f64::tanh),
+        Map::Sin => map_view(out, a, b, n, libm::sin),
+        Map::Cos => map_view(out, a, b, n, libm::cos),
+        Map::Tanh => map_view(out, a, b, n, libm::tanh),
         Map::Sigmoid => map_view(out, a, b, n, sigmoid),
         Map::Softplus => map_view(out, a, b, n, softplus),
         Map::Square => map_view(out, a, b, n, |v| v * v),
         Map::PowI(k) => map_view(out, a, b, n, move |v| v.powi(k)),
-        Map::PowF(k) => map_view(out, a, b, n, move |v| v.powf(k)),
+        Map::PowF(k) => map_view(out, a, b, n, move |v| libm::pow(v, k)),
     }
 }
 
+/// [`forward_zip_lanes`] at the CPU's best vector width ([`simd::dispatch`]).
 fn forward_zip(z: Zip, out: &mut [f64], a: View<'_>, c: View<'_>, b: usize, n: usize) {
+    simd::dispatch(
+        #[inline(always)]
+        || forward_zip_lanes(z, out, a, c, b, n),
+    )
+}
+
+#[inline(always)]
+fn forward_zip_lanes(z: Zip, out: &mut [f64], a: View<'_>, c: View<'_>, b: usize, n: usize) {
     let step = |t: bool| f64::from(u8::from(t));
     match z {
         Zip::Add => zip_views(out, a, c, b, n, |p, q| p + q),
         Zip::Sub => zip_views(out, a, c, b, n, |p, q| p - q),
         Zip::Mul => zip_views(out, a, c, b, n, |p, q| p * q),
         Zip::Div => zip_views(out, a, c, b, n, |p, q| p / q),
-        Zip::Pow => zip_views(out, a, c, b, n, f64::powf),
+        Zip::Pow => zip_views(out, a, c, b, n, libm::pow),
         Zip::Min => zip_views(out, a, c, b, n, f64::min),
         Zip::Max => zip_views(out, a, c, b, n, f64::max),
         Zip::Lt => zip_views(out, a, c, b, n, move |p, q| step(p < q)),
@@ -237,6 +255,25 @@ fn backward_map(
     n: usize,
     scratch: &mut [f64],
 ) {
+    simd::dispatch(
+        #[inline(always)]
+        || backward_map_lanes(m, adj_a, adj_out, a, y, b, n, scratch),
+    )
+}
+
+/// The body of [`backward_map`], inlined into each level's copy.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_map_lanes(
+    m: Map,
+    adj_a: &mut [f64],
+    adj_out: &[f64],
+    a: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+    scratch: &mut [f64],
+) {
     // sin′ = cos and cos′ = −sin through the batch kernels, into scratch.
     if let (Map::Sin | Map::Cos, Some(Flat::Slice(av))) = (m, a.flat(b, n)) {
         let t = &mut scratch[..b * n];
@@ -271,8 +308,8 @@ fn backward_map(
                 0.0
             }
         }),
-        Map::Sin => map_back(adj_a, adj_out, a, y, b, n, |a, _| a.cos()),
-        Map::Cos => map_back(adj_a, adj_out, a, y, b, n, |a, _| -a.sin()),
+        Map::Sin => map_back(adj_a, adj_out, a, y, b, n, |a, _| libm::cos(a)),
+        Map::Cos => map_back(adj_a, adj_out, a, y, b, n, |a, _| -libm::sin(a)),
         Map::Tanh => map_back(adj_a, adj_out, a, y, b, n, |_, y| 1.0 - y * y),
         Map::Sigmoid => map_back(adj_a, adj_out, a, y, b, n, |_, y| y * (1.0 - y)),
         Map::Softplus => map_back(adj_a, adj_out, a, y, b, n, |a, _| sigmoid(a)),
@@ -282,7 +319,9 @@ fn backward_map(
         Map::PowI(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| {
             f64::from(k) * a.powi(k - 1)
         }),
-        Map::PowF(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| k * a.powf(k - 1.0)),
+        Map::PowF(k) => map_back(adj_a, adj_out, a, y, b, n, move |a, _| {
+            k * libm::pow(a, k - 1.0)
+        }),
     }
 }
 
@@ -361,6 +400,27 @@ fn backward_zip(
     b: usize,
     n: usize,
 ) {
+    simd::dispatch(
+        #[inline(always)]
+        || backward_zip_lanes(z, which, adj_arg, la, adj_out, a, c, y, b, n),
+    )
+}
+
+/// The body of [`backward_zip`], inlined into each level's copy.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_zip_lanes(
+    z: Zip,
+    which: usize,
+    adj_arg: &mut [f64],
+    la: usize,
+    adj_out: &[f64],
+    a: View<'_>,
+    c: View<'_>,
+    y: View<'_>,
+    b: usize,
+    n: usize,
+) {
     let step = |t: bool| f64::from(u8::from(t));
     macro_rules! go {
         ($d:expr) => {
@@ -374,8 +434,12 @@ fn backward_zip(
         (Zip::Mul, _) => go!(|a, _, _| a),
         (Zip::Div, 0) => go!(|_, c, _| 1.0 / c),
         (Zip::Div, _) => go!(|_, c, y| -y / c),
-        (Zip::Pow, 0) => go!(|a: f64, c: f64, _| if c == 0.0 { 0.0 } else { c * a.powf(c - 1.0) }),
-        (Zip::Pow, _) => go!(|a: f64, _, y: f64| if a == 0.0 { 0.0 } else { y * a.ln() }),
+        (Zip::Pow, 0) => go!(|a: f64, c: f64, _| if c == 0.0 {
+            0.0
+        } else {
+            c * libm::pow(a, c - 1.0)
+        }),
+        (Zip::Pow, _) => go!(|a: f64, _, y: f64| if a == 0.0 { 0.0 } else { y * libm::log(a) }),
         // Ties send the gradient to the first argument.
         (Zip::Min, 0) => go!(move |a, c, _| step(a <= c)),
         (Zip::Min, _) => go!(move |a, c, _| step(a > c)),
@@ -388,6 +452,15 @@ fn backward_zip(
 
 /// Computes one node's value for a batch of `b` samples into `out` (`b × len`).
 pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
+    simd::dispatch(
+        #[inline(always)]
+        || forward_lanes(node, args, out, b),
+    )
+}
+
+/// The body of [`forward`], inlined into each level's copy.
+#[inline(always)]
+fn forward_lanes(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
     let n = node.len;
     match &node.op {
         Op::X | Op::Param(_) | Op::Const | Op::LogX(_) => {}
@@ -433,6 +506,7 @@ pub(crate) fn forward(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize)
     }
 }
 
+#[inline(always)]
 fn reduce(red: Reduce, row: &[f64]) -> f64 {
     match red {
         Reduce::Sum => row.iter().sum(),
@@ -444,7 +518,7 @@ fn reduce(red: Reduce, row: &[f64]) -> f64 {
             if m == f64::NEG_INFINITY || !m.is_finite() {
                 return m;
             }
-            m + row.iter().map(|v| (v - m).exp()).sum::<f64>().ln()
+            m + libm::log(row.iter().map(|v| libm::exp(v - m)).sum::<f64>())
         }
     }
 }
@@ -453,6 +527,25 @@ fn reduce(red: Reduce, row: &[f64]) -> f64 {
 /// of its argument number `which` (`adj_arg`, `b × len_arg`).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn backward(
+    node: &Node,
+    which: usize,
+    args: &[View<'_>],
+    y: View<'_>,
+    adj_out: &[f64],
+    adj_arg: &mut [f64],
+    b: usize,
+    scratch: &mut [f64],
+) {
+    simd::dispatch(
+        #[inline(always)]
+        || backward_lanes(node, which, args, y, adj_out, adj_arg, b, scratch),
+    )
+}
+
+/// The body of [`backward`], inlined into each level's copy.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_lanes(
     node: &Node,
     which: usize,
     args: &[View<'_>],
@@ -488,6 +581,7 @@ pub(super) fn backward(
 }
 
 /// `dot(a, c)` backwards: ∂/∂a = c (summed over the row for a broadcast scalar a).
+#[inline(always)]
 fn backward_dot(
     which: usize,
     args: &[View<'_>],
@@ -513,6 +607,7 @@ fn backward_dot(
 
 /// A reduction y = red(a) backwards, for `a` of length `la`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn backward_reduce(
     red: Reduce,
     a: View<'_>,
@@ -546,7 +641,7 @@ fn backward_reduce(
             }
             Reduce::LogSumExp => {
                 for (d, v) in dst.iter_mut().zip(src) {
-                    *d += g * (v - yr).exp();
+                    *d += g * libm::exp(v - yr);
                 }
             }
             Reduce::Prod => {
