@@ -149,6 +149,33 @@ fn dispatch_on<S: pulp::Simd, R>(simd: S, kernel: impl FnOnce() -> R) -> R {
     simd.vectorize(Op(kernel))
 }
 
+/// Runs a kernel written over pulp's portable vector type `S::f64s` (8 lanes
+/// on AVX-512, 4 on AVX2, 1 on the portable level) at the [`active`] level.
+/// Such a kernel must give the same bits for every `S`: it keeps a fixed number
+/// of logical lanes (say 16, carried as 16/`S::F64_LANES` vectors) and folds
+/// them in a fixed order.
+#[inline(always)]
+pub fn dispatch_vectors<K: pulp::WithSimd>(kernel: K) -> K::Output {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use pulp::x86::{V3, V4};
+        match active() {
+            Level::Avx512 => {
+                if let Some(v4) = V4::try_new() {
+                    return pulp::Simd::vectorize(v4, kernel);
+                }
+            }
+            Level::Avx2 => {
+                if let Some(v3) = V3::try_new() {
+                    return pulp::Simd::vectorize(v3, kernel);
+                }
+            }
+            Level::Portable => {}
+        }
+    }
+    kernel.with_simd(pulp::Scalar)
+}
+
 /// A kernel written for each level by hand, for the few loops the compiler
 /// does not vectorise on its own (the generator's 64-bit lane arithmetic).
 /// Each method must give the same result; [`dispatch_explicit`] picks one.

@@ -12,8 +12,9 @@
 
 use super::simd;
 
-/// Partial sums kept by the batch sums: 16 lanes, so two AVX-512 or four AVX2
-/// dependency chains run side by side (one running sum would be one long chain).
+/// Logical partial sums kept by the batch sums: 16, carried as two AVX-512 or
+/// four AVX2 vectors (or 16 scalars), so several dependency chains run side by
+/// side; folded pairwise in a fixed order, the same on every level.
 const ACC: usize = 16;
 
 /// Folds the `ACC` partial sums pairwise in a fixed order.
@@ -29,69 +30,111 @@ fn fold(mut t: [f64; ACC]) -> f64 {
     t[0]
 }
 
-/// Σ xᵢ with `ACC` independent accumulators folded in a fixed order, then the
-/// remainder in order: vectorised at the CPU's best width ([`simd::dispatch`]),
-/// and the same bits on every run and every level.
+/// The vectors of the first `groups` whole groups of ACC values of `xs`.
+#[inline(always)]
+fn group_vectors<S: pulp::Simd>(xs: &[f64], groups: usize) -> &[S::f64s] {
+    pulp::bytemuck::cast_slice(&xs[..groups * ACC])
+}
+
+/// Writes vector accumulators out as the ACC logical lanes, in order.
+#[inline(always)]
+fn lanes<S: pulp::Simd>(acc: &[S::f64s]) -> [f64; ACC] {
+    let mut out = [0.0; ACC];
+    out.copy_from_slice(pulp::bytemuck::cast_slice(acc));
+    out
+}
+
+/// Per logical lane over whole groups: (Σ (x − m), Σ (x − m)²), or with
+/// `v` and its shift (Σ (u − mu)², Σ (v − mv)², Σ (u − mu)(v − mv)).
+struct Groups<'a> {
+    u: &'a [f64],
+    v: &'a [f64],
+    mu: f64,
+    mv: f64,
+    groups: usize,
+}
+
+impl pulp::WithSimd for Groups<'_> {
+    type Output = [[f64; ACC]; 3];
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Self::Output {
+        let nv = ACC / S::F64_LANES;
+        let zero = simd.splat_f64s(0.0);
+        let (mu, mv) = (simd.splat_f64s(self.mu), simd.splat_f64s(self.mv));
+        let (mut a, mut b, mut c) = ([zero; ACC], [zero; ACC], [zero; ACC]);
+        let us = group_vectors::<S>(self.u, self.groups);
+        if self.v.is_empty() {
+            for g in us.chunks_exact(nv) {
+                for k in 0..nv {
+                    let t = simd.sub_f64s(g[k], mu);
+                    a[k] = simd.add_f64s(a[k], t);
+                    b[k] = simd.add_f64s(b[k], simd.mul_f64s(t, t));
+                }
+            }
+        } else {
+            let vs = group_vectors::<S>(self.v, self.groups);
+            for (g, h) in us.chunks_exact(nv).zip(vs.chunks_exact(nv)) {
+                for k in 0..nv {
+                    let (p, q) = (simd.sub_f64s(g[k], mu), simd.sub_f64s(h[k], mv));
+                    a[k] = simd.add_f64s(a[k], simd.mul_f64s(p, p));
+                    b[k] = simd.add_f64s(b[k], simd.mul_f64s(q, q));
+                    c[k] = simd.add_f64s(c[k], simd.mul_f64s(p, q));
+                }
+            }
+        }
+        [
+            lanes::<S>(&a[..nv]),
+            lanes::<S>(&b[..nv]),
+            lanes::<S>(&c[..nv]),
+        ]
+    }
+}
+
+/// Σ xᵢ: ACC partial sums over whole groups folded in a fixed order, then the
+/// remainder in order; the same bits on every run and level.
 pub fn sum(xs: &[f64]) -> f64 {
-    simd::dispatch(#[inline(always)] || {
-        let mut acc = [0.0; ACC];
-        let chunks = xs.chunks_exact(ACC);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for i in 0..ACC {
-                acc[i] += c[i];
-            }
-        }
-        rest.iter().fold(fold(acc), |s, v| s + v)
-    })
+    let (s, _) = shifted_sums(xs, 0.0);
+    s
 }
 
-/// (Σ (xᵢ − m), Σ (xᵢ − m)²) in one pass, accumulated like [`sum`].
+/// (Σ (xᵢ − m), Σ (xᵢ − m)²) in one pass, vectorised at the CPU's best width.
 fn shifted_sums(xs: &[f64], m: f64) -> (f64, f64) {
-    simd::dispatch(#[inline(always)] || {
-        let (mut a, mut b) = ([0.0; ACC], [0.0; ACC]);
-        let chunks = xs.chunks_exact(ACC);
-        let rest = chunks.remainder();
-        for c in chunks {
-            for i in 0..ACC {
-                let t = c[i] - m;
-                a[i] += t;
-                b[i] += t * t;
-            }
-        }
-        let (mut sa, mut sb) = (fold(a), fold(b));
-        for v in rest {
-            let t = v - m;
-            sa += t;
-            sb += t * t;
-        }
-        (sa, sb)
-    })
+    let groups = xs.len() / ACC;
+    let [a, b, _] = simd::dispatch_vectors(Groups {
+        u: xs,
+        v: &[],
+        mu: m,
+        mv: 0.0,
+        groups,
+    });
+    let (mut sa, mut sb) = (fold(a), fold(b));
+    for v in &xs[groups * ACC..] {
+        let t = v - m;
+        sa += t;
+        sb += t * t;
+    }
+    (sa, sb)
 }
 
-/// (Σ (uᵢ − mu)², Σ (vᵢ − mv)², Σ (uᵢ − mu)(vᵢ − mv)), accumulated like [`sum`].
+/// (Σ (uᵢ − mu)², Σ (vᵢ − mv)², Σ (uᵢ − mu)(vᵢ − mv)), vectorised like [`sum`].
 fn co_sums(u: &[f64], v: &[f64], mu: f64, mv: f64) -> (f64, f64, f64) {
-    simd::dispatch(#[inline(always)] || {
-        let (mut a, mut b, mut c) = ([0.0; ACC], [0.0; ACC], [0.0; ACC]);
-        let (cu, cv) = (u.chunks_exact(ACC), v.chunks_exact(ACC));
-        let (ru, rv) = (cu.remainder(), cv.remainder());
-        for (x, y) in cu.zip(cv) {
-            for i in 0..ACC {
-                let (p, q) = (x[i] - mu, y[i] - mv);
-                a[i] += p * p;
-                b[i] += q * q;
-                c[i] += p * q;
-            }
-        }
-        let (mut sa, mut sb, mut sc) = (fold(a), fold(b), fold(c));
-        for (x, y) in ru.iter().zip(rv) {
-            let (p, q) = (x - mu, y - mv);
-            sa += p * p;
-            sb += q * q;
-            sc += p * q;
-        }
-        (sa, sb, sc)
-    })
+    let groups = u.len() / ACC;
+    let [a, b, c] = simd::dispatch_vectors(Groups {
+        u,
+        v,
+        mu,
+        mv,
+        groups,
+    });
+    let (mut sa, mut sb, mut sc) = (fold(a), fold(b), fold(c));
+    for (x, y) in u[groups * ACC..].iter().zip(&v[groups * ACC..]) {
+        let (p, q) = (x - mu, y - mv);
+        sa += p * p;
+        sb += q * q;
+        sc += p * q;
+    }
+    (sa, sb, sc)
 }
 
 /// Clamps rounding noise below zero to 0 but keeps NaN (unlike `f64::max`), so an

@@ -8,15 +8,16 @@
 //! # Uniforms
 //! From a word w, u = (1 + (w ≫ 12)·2⁻⁵²) − 1 ∈ [0, 1) (the 52 high bits as a
 //! mantissa: exact, and cheaper than an integer conversion without AVX-512);
-//! 1 − u ∈ (0, 1] where a logarithm follows.
+//! where a logarithm follows, the cell midpoint u + 2⁻⁵³ ∈ (0, 1) instead, so
+//! the logarithm is finite and never 0.
 //!
 //! # Normals: Box–Muller
-//! From two words a, b: r = √(−2 ln u₁) with u₁ = 1 − u(a) ∈ (0, 1], and an
+//! From two words a, b: r = √(−2 ln u₁) with u₁ = u(a) + 2⁻⁵³ ∈ (0, 1), and an
 //! angle φ = θ + q·π/2 with q = b mod 4 and θ = (u(b) − ½)·π/2 ∈ [−π/4, π/4),
 //! so φ is uniform on a whole turn and (cos θ, sin θ) need no argument
 //! reduction. Then (r cos φ, r sin φ) are two independent N(0, 1) draws.
-//! u₁ ≥ 2⁻⁵² bounds |z| ≤ √(104 ln 2) = 8.49: the mass of N(0, 1) beyond that
-//! is 2·10⁻¹⁷, far below anything a Monte Carlo estimate can resolve. ln, sin
+//! u₁ ≥ 2⁻⁵³ bounds |z| ≤ √(106 ln 2) = 8.57: the mass of N(0, 1) beyond that
+//! is 10⁻¹⁷, far below anything a Monte Carlo estimate can resolve. ln, sin
 //! and cos are fdlibm's kernels ([`fastmath`], < 1 ulp).
 //!
 //! A block of m pairs takes 2m words, the first m for the radii and the next m
@@ -24,8 +25,9 @@
 //! drops the last sine.
 //!
 //! # Exponentials
-//! e = −ln(1 − u) ∈ [0, 36.04] (so P(E > 36.04) = 2⁻⁵² of mass sits at the
-//! top value: 2·10⁻¹⁶, negligible as above).
+//! e = −ln(u + 2⁻⁵³) ∈ [1.1·10⁻¹⁶, 36.7]: never 0 (so log E is finite), and
+//! the 2⁻⁵³ of mass beyond 36.7 sits at the top value (10⁻¹⁶, negligible as
+//! above).
 
 use super::fastmath::{cos_sin_quadrant, ln_in_range};
 use super::rng::SampleRng;
@@ -40,10 +42,17 @@ fn unit(w: u64) -> f64 {
     f64::from_bits(0x3FF0_0000_0000_0000 | (w >> 12)) - 1.0
 }
 
+/// u + 2⁻⁵³ ∈ (0, 1), exact: the midpoints of the 2⁵² cells, so neither 0
+/// nor 1 (a logarithm of it is finite and never 0).
+#[inline(always)]
+fn open_unit(w: u64) -> f64 {
+    unit(w) + f64::EPSILON / 2.0
+}
+
 /// One Box–Muller pair from the radius word `a` and the angle word `b`.
 #[inline(always)]
 fn box_muller(a: u64, b: u64) -> (f64, f64) {
-    let r = (-2.0 * ln_in_range(1.0 - unit(a))).sqrt();
+    let r = (-2.0 * ln_in_range(open_unit(a))).sqrt();
     let theta = (unit(b) - 0.5) * std::f64::consts::FRAC_PI_2;
     let (c, s) = cos_sin_quadrant(theta, b);
     (r * c, r * s)
@@ -81,7 +90,7 @@ fn normal_block(w: &[u64], out: &mut [f64]) {
     }
 }
 
-/// Fills `out` with independent standard exponentials, e = −ln(1 − u).
+/// Fills `out` with independent standard exponentials, e = −ln(u + 2⁻⁵³) > 0.
 pub fn exponentials(rng: &mut SampleRng, out: &mut [f64]) {
     let mut words = [0u64; 2 * BLOCK];
     for block in out.chunks_mut(2 * BLOCK) {
@@ -91,7 +100,7 @@ pub fn exponentials(rng: &mut SampleRng, out: &mut [f64]) {
             #[inline(always)]
             || {
                 for (e, &wi) in block.iter_mut().zip(w.iter()) {
-                    *e = -ln_in_range(1.0 - unit(wi));
+                    *e = -ln_in_range(open_unit(wi));
                 }
             },
         );
@@ -119,7 +128,8 @@ mod tests {
     fn unit_spans_zero_to_one_minus_ulp() {
         assert_eq!(unit(0), 0.0);
         assert_eq!(unit(u64::MAX), 1.0 - f64::EPSILON);
-        assert_eq!(1.0 - unit(u64::MAX), f64::EPSILON);
+        assert_eq!(open_unit(0), f64::EPSILON / 2.0);
+        assert_eq!(1.0 - open_unit(u64::MAX), f64::EPSILON / 2.0);
     }
 
     /// (r cos φ, r sin φ) lands in the right quadrant, with r² = −2 ln u₁.
@@ -144,6 +154,6 @@ mod tests {
         normals(&mut chunk_rng(1, 2), &mut odd);
         assert_eq!(odd[..BLOCK], long[..BLOCK]);
         assert_eq!(odd[BLOCK..], long[BLOCK..2 * BLOCK - 1]);
-        assert!(long.iter().all(|z| z.is_finite() && z.abs() <= 8.5));
+        assert!(long.iter().all(|z| z.is_finite() && z.abs() <= 8.6));
     }
 }

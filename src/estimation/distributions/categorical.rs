@@ -25,8 +25,6 @@
 //! # Exact
 //! ∇_z Σₖ pₖ f(eₖ) = pₖ (f(eₖ) − Σⱼ pⱼ f(eⱼ)).
 
-use rand_distr::{Distribution as _, Exp1};
-
 use super::distribution::{Distribution, Enumerable, FamilyInfo, Relaxed};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
@@ -34,6 +32,7 @@ use super::spec::{
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::fastmath;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::variates::exponentials;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "categorical",
@@ -129,20 +128,6 @@ impl Categorical {
         self.p.len()
     }
 
-    /// Index of the race winner for one sample.
-    #[inline]
-    fn draw(&self, rng: &mut SampleRng) -> usize {
-        let mut best = (f64::INFINITY, 0);
-        for (i, w) in self.inv_p.iter().enumerate() {
-            let e: f64 = Exp1.sample(rng);
-            let t = e * w;
-            if t < best.0 {
-                best = (t, i);
-            }
-        }
-        best.1
-    }
-
     /// Score of category `k` for component `i`.
     #[inline]
     fn score_at(&self, k: usize, i: usize) -> f64 {
@@ -168,11 +153,21 @@ impl Distribution for Categorical {
         &self.params
     }
 
+    /// The exponential race over the whole batch: x first holds the Eᵢ (one
+    /// batch fill), then each row becomes the one-hot of argminᵢ Eᵢ/pᵢ.
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         let k = self.k();
+        exponentials(rng, x);
         for row in x.chunks_exact_mut(k) {
+            let mut best = (f64::INFINITY, 0);
+            for (i, (e, w)) in row.iter().zip(&self.inv_p).enumerate() {
+                let t = e * w;
+                if t < best.0 {
+                    best = (t, i);
+                }
+            }
             row.fill(0.0);
-            row[self.draw(rng)] = 1.0;
+            row[best.1] = 1.0;
         }
     }
 
@@ -221,9 +216,7 @@ impl Relaxed for Categorical {
         // Whole-batch passes, so log and exp run through the vectorised kernels:
         // E ~ Exp(1) into x; aᵢ = (log pᵢ − log Eᵢ)/τ into aux; y = exp(a − max a),
         // normalised per row.
-        for e in x.iter_mut() {
-            *e = Exp1.sample(rng);
-        }
+        exponentials(rng, x);
         fastmath::ln_batch(x, aux);
         for row in aux.chunks_exact_mut(k) {
             let mut m = f64::NEG_INFINITY;

@@ -15,6 +15,7 @@ use super::spec::{
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::simd;
 use crate::estimation::variates::normals as standard_normals;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
@@ -94,34 +95,44 @@ impl Distribution for Normal {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         standard_normals(rng, x);
-        let d = self.dim();
-        if d == 1 {
-            let (m, s) = (self.loc[0], self.scale[0]);
-            x.iter_mut().for_each(|v| *v = m + s * *v);
-        } else {
-            for row in x.chunks_exact_mut(d) {
-                for ((v, m), s) in row.iter_mut().zip(&self.loc).zip(&self.scale) {
-                    *v = m + s * *v;
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                let d = self.dim();
+                if d == 1 {
+                    let (m, s) = (self.loc[0], self.scale[0]);
+                    x.iter_mut().for_each(|v| *v = m + s * *v);
+                } else {
+                    for row in x.chunks_exact_mut(d) {
+                        for ((v, m), s) in row.iter_mut().zip(&self.loc).zip(&self.scale) {
+                            *v = m + s * *v;
+                        }
+                    }
                 }
-            }
-        }
+            },
+        )
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
-        let d = self.dim();
-        let b = x.len() / d;
-        let (s_loc, s_scale) = s.split_at_mut(d * b);
-        for i in 0..d {
-            let (m, sd) = (self.loc[i], self.scale[i]);
-            let inv_sd = 1.0 / sd;
-            let sl = &mut s_loc[i * b..(i + 1) * b];
-            let ss = &mut s_scale[i * b..(i + 1) * b];
-            for r in 0..b {
-                let z = (x[r * d + i] - m) * inv_sd;
-                sl[r] = z * inv_sd;
-                ss[r] = (z * z - 1.0) * inv_sd;
-            }
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                let d = self.dim();
+                let b = x.len() / d;
+                let (s_loc, s_scale) = s.split_at_mut(d * b);
+                for i in 0..d {
+                    let (m, sd) = (self.loc[i], self.scale[i]);
+                    let inv_sd = 1.0 / sd;
+                    let sl = &mut s_loc[i * b..(i + 1) * b];
+                    let ss = &mut s_scale[i * b..(i + 1) * b];
+                    for r in 0..b {
+                        let z = (x[r * d + i] - m) * inv_sd;
+                        sl[r] = z * inv_sd;
+                        ss[r] = (z * z - 1.0) * inv_sd;
+                    }
+                }
+            },
+        )
     }
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
@@ -136,40 +147,50 @@ impl Reparameterized for Normal {
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
         standard_normals(rng, aux);
-        let d = self.dim();
-        if d == 1 {
-            let (m, s) = (self.loc[0], self.scale[0]);
-            for (v, e) in x.iter_mut().zip(aux.iter()) {
-                *v = m + s * e;
-            }
-            return;
-        }
-        for (xr, er) in x.chunks_exact_mut(d).zip(aux.chunks_exact(d)) {
-            for i in 0..d {
-                xr[i] = self.loc[i] + self.scale[i] * er[i];
-            }
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                let d = self.dim();
+                if d == 1 {
+                    let (m, s) = (self.loc[0], self.scale[0]);
+                    for (v, e) in x.iter_mut().zip(aux.iter()) {
+                        *v = m + s * e;
+                    }
+                    return;
+                }
+                for (xr, er) in x.chunks_exact_mut(d).zip(aux.chunks_exact(d)) {
+                    for i in 0..d {
+                        xr[i] = self.loc[i] + self.scale[i] * er[i];
+                    }
+                }
+            },
+        )
     }
 
     fn pullback(&self, _x: &[f64], eps: &[f64], gx: &[f64], g: &mut [f64]) {
-        let d = self.dim();
-        let b = gx.len() / d;
-        let (g_loc, g_scale) = g.split_at_mut(d * b);
-        if d == 1 {
-            g_loc.copy_from_slice(gx);
-            for ((o, v), e) in g_scale.iter_mut().zip(gx).zip(eps) {
-                *o = v * e;
-            }
-            return;
-        }
-        for i in 0..d {
-            let gl = &mut g_loc[i * b..(i + 1) * b];
-            let gs = &mut g_scale[i * b..(i + 1) * b];
-            for r in 0..b {
-                let v = gx[r * d + i];
-                gl[r] = v;
-                gs[r] = v * eps[r * d + i];
-            }
-        }
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                let d = self.dim();
+                let b = gx.len() / d;
+                let (g_loc, g_scale) = g.split_at_mut(d * b);
+                if d == 1 {
+                    g_loc.copy_from_slice(gx);
+                    for ((o, v), e) in g_scale.iter_mut().zip(gx).zip(eps) {
+                        *o = v * e;
+                    }
+                    return;
+                }
+                for i in 0..d {
+                    let gl = &mut g_loc[i * b..(i + 1) * b];
+                    let gs = &mut g_scale[i * b..(i + 1) * b];
+                    for r in 0..b {
+                        let v = gx[r * d + i];
+                        gl[r] = v;
+                        gs[r] = v * eps[r * d + i];
+                    }
+                }
+            },
+        )
     }
 }
