@@ -89,12 +89,13 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -
             Segment::Unknown => break,
         }
     }
-    let message = strip_location(inner);
+    let message = in_api_words(&strip_location(inner));
     // serde reports a missing or repeated field at the object that lacks it;
     // point at the field itself.
-    for prefix in ["missing field `", "duplicate field `"] {
-        if let Some(rest) = message.strip_prefix(prefix)
-            && let Some(name) = rest.split('`').next()
+    let names_a_field = message.ends_with("is required") || message.ends_with("is given twice");
+    if names_a_field {
+        if let Some(rest) = message.strip_prefix("the field \"")
+            && let Some(name) = rest.split('"').next()
         {
             segments.push(name.to_string());
         }
@@ -156,5 +157,63 @@ fn strip_location(e: &serde_json::Error) -> String {
     match text.rsplit_once(" at line ") {
         Some((head, _)) => head.to_string(),
         None => text,
+    }
+}
+
+/// serde's words for a value of the wrong kind, in the API's: backquotes become
+/// double quotes and Rust type names become JSON kinds, so a client reads
+/// "\"leave_one_out\" is not accepted; use one of \"none\", \"mean\"" and never
+/// "unknown variant" or "expected f64".
+fn in_api_words(message: &str) -> String {
+    let quoted = |t: &str| t.replace('`', "\"");
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let expected = expected.trim_start_matches("one of ");
+        return format!(
+            "{} is not accepted; use one of {}",
+            quoted(got),
+            quoted(expected)
+        );
+    }
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let expected = expected.trim_start_matches("one of ");
+        return format!(
+            "{} is not a field here; the fields are {}",
+            quoted(got),
+            quoted(expected)
+        );
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return format!("the field {} is required", quoted(rest));
+    }
+    if let Some(rest) = message.strip_prefix("duplicate field ") {
+        return format!("the field {} is given twice", quoted(rest));
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+            return format!("expected {}, got {}", kind(expected), quoted(got));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("invalid length ") {
+        let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        return format!("expected {}, got {got} entries", kind(expected));
+    }
+    quoted(message)
+}
+
+/// A Rust type in serde's "expected …" as the JSON it stands for.
+fn kind(expected: &str) -> String {
+    match expected {
+        "f64" | "f32" => "a number".to_string(),
+        "u64" | "u32" | "usize" => "a whole number ≥ 0".to_string(),
+        "i64" | "i32" => "a whole number".to_string(),
+        "a boolean" | "bool" => "true or false".to_string(),
+        "a sequence" => "a list".to_string(),
+        "a map" => "an object".to_string(),
+        e if e.starts_with("struct ") || e.starts_with("enum ") => "an object".to_string(),
+        e if e.starts_with("internally tagged enum") => "an object with a \"kind\"".to_string(),
+        e => e.replace('`', "\""),
     }
 }
