@@ -93,12 +93,11 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -
     // serde reports a missing or repeated field at the object that lacks it;
     // point at the field itself.
     let names_a_field = message.ends_with("is required") || message.ends_with("is given twice");
-    if names_a_field {
-        if let Some(rest) = message.strip_prefix("the field \"")
-            && let Some(name) = rest.split('"').next()
-        {
-            segments.push(name.to_string());
-        }
+    if names_a_field
+        && let Some(rest) = message.strip_prefix("the field \"")
+        && let Some(name) = rest.split('"').next()
+    {
+        segments.push(name.to_string());
     }
     let at = pointer("", &segments);
     let pointer = (!segments.is_empty()).then_some(at.clone());
