@@ -159,15 +159,17 @@ impl Distribution for Categorical {
         let k = self.k();
         exponentials(rng, x);
         for row in x.chunks_exact_mut(k) {
-            let mut best = (f64::INFINITY, 0);
+            // Branch-free selects: the winner's position is random, so a
+            // branch on each comparison would be mispredicted often.
+            let (mut best, mut at) = (f64::INFINITY, 0);
             for (i, (e, w)) in row.iter().zip(&self.inv_p).enumerate() {
                 let t = e * w;
-                if t < best.0 {
-                    best = (t, i);
-                }
+                let better = t < best;
+                best = if better { t } else { best };
+                at = if better { i } else { at };
             }
             row.fill(0.0);
-            row[best.1] = 1.0;
+            row[at] = 1.0;
         }
     }
 
@@ -180,7 +182,8 @@ impl Distribution for Categorical {
             s[i * b..(i + 1) * b].fill(if self.by_probs { -1.0 } else { -self.p[i] });
         }
         for (r, row) in x.chunks_exact(k).enumerate() {
-            let hit = row.iter().position(|v| *v == 1.0).unwrap_or(0);
+            // The one entry equal to 1, found without a branch per entry.
+            let hit = (0..k).fold(0, |h, i| if row[i] == 1.0 { i } else { h });
             s[hit * b + r] += if self.by_probs { self.inv_p[hit] } else { 1.0 };
         }
     }

@@ -479,6 +479,27 @@ fn forward_lanes(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
                 }
             }
         }
+        Op::Dot if args[0].len == args[1].len => {
+            let (a, c) = (args[0], args[1]);
+            across_samples(&mut out[..b], a.len, 0.0, |r, k| {
+                a.data[r * a.bstride + k] * c.data[r * c.bstride + k]
+            });
+        }
+        Op::Reduce(red @ (Reduce::Sum | Reduce::Mean | Reduce::Norm | Reduce::Prod)) => {
+            let a = args[0];
+            let m = a.len;
+            let at = |r: usize, k: usize| a.data[r * a.bstride + k];
+            match red {
+                Reduce::Prod => across_samples(&mut out[..b], m, 1.0, |r, k| at(r, k)),
+                Reduce::Norm => across_samples(&mut out[..b], m, 0.0, |r, k| at(r, k) * at(r, k)),
+                _ => across_samples(&mut out[..b], m, 0.0, at),
+            }
+            match red {
+                Reduce::Mean => out[..b].iter_mut().for_each(|o| *o /= m as f64),
+                Reduce::Norm => out[..b].iter_mut().for_each(|o| *o = o.sqrt()),
+                _ => {}
+            }
+        }
         Op::Dot => {
             let (a, c) = (args[0], args[1]);
             let m = a.len.max(c.len);
@@ -501,6 +522,25 @@ fn forward_lanes(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
                     Flat::Const(_) => unreachable!("a row of its own length is a slice"),
                 };
                 *o = reduce(*red, row);
+            }
+        }
+    }
+}
+
+/// out[r] = t(r, 0) ∘ t(r, 1) ∘ … ∘ t(r, m − 1) for every sample r, with ∘ a
+/// sum (from −0.0, as `Iterator::sum`) or, for `one` = 1, a product: the same
+/// numbers in the same order as a fold along each row, but the b samples'
+/// chains run side by side instead of one row's m-long chain at a time.
+#[inline(always)]
+fn across_samples(out: &mut [f64], m: usize, one: f64, t: impl Fn(usize, usize) -> f64) {
+    let product = one == 1.0;
+    out.fill(if product { 1.0 } else { -0.0 });
+    for k in 0..m {
+        for (r, o) in out.iter_mut().enumerate() {
+            if product {
+                *o *= t(r, k);
+            } else {
+                *o += t(r, k);
             }
         }
     }
