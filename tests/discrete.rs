@@ -6,6 +6,7 @@
 //! (t with ≥ 31 degrees of freedom; 6.8e-6 for the checks whose standard error
 //! is binomial or closed-form), each with a negative control; all seeds are
 //! fixed, so the suite is deterministic.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -92,6 +93,29 @@ fn gumbel_max_frequencies_fit_softmax() {
         chi > 50.0,
         "a shifted logit must be detected, chi-square {chi}"
     );
+}
+
+/// Frequencies that equal softmax(logits) exactly give χ² = 0 and the p-value
+/// Q(½, 0) = 1 (the incomplete gamma function of statrs used before panicked at
+/// x = 0). With logits [0, 0] and 4 samples, 2 of each happen at 3 seeds in 8.
+#[test]
+fn an_exact_fit_has_p_value_one() {
+    let exact = (0..64)
+        .map(|seed| {
+            go(&job(
+                "categorical",
+                &[("logits", vec![0.0, 0.0])],
+                "x[0]",
+                SF_NONE,
+                4,
+                seed,
+            ))
+        })
+        .filter_map(|e| e.diagnostics.category_frequencies)
+        .find(|fit| fit.chi_square == 0.0)
+        .expect("some seed of 64 draws 2 + 2");
+    assert_eq!(exact.frequencies, vec![0.5, 0.5]);
+    assert_eq!((exact.degrees_of_freedom, exact.p_value), (1, 1.0));
 }
 
 #[test]

@@ -15,6 +15,7 @@
 //!
 //! Run `cargo test --release --test families -- --nocapture` to see the variance
 //! table.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

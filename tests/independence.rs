@@ -9,6 +9,7 @@
 //! gradest used before 0.2, which shared one xoshiro state word between all
 //! the chunks of a seed: its first draws were correlated by up to 0.7, and the
 //! same statistics reject it by tens of standard deviations.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -14,6 +14,7 @@
 //!
 //! Deterministic: fixed points, no sampling. Tolerance: 1e-12 relative, against
 //! kernels that are within a few ulp of the closed forms (≈ 1e-15 relative).
+#![allow(clippy::disallowed_methods)]
 
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]

@@ -5,6 +5,7 @@
 //! (a) printing a syntax tree and parsing the text gives the same tree back;
 //! (b) the reverse-mode gradients ∇ₓf and ∇_θf of random smooth programs agree
 //!     with central finite differences.
+#![allow(clippy::disallowed_methods)]
 
 use gradest::estimation::objective::{
     BinOp, Binding, Expr, FUNCTION_TABLE, ParseLimits, Program, Want, parse,

@@ -1,5 +1,6 @@
 //! The precise rules of gradest's objective language: precedence and
 //! associativity, comparisons, broadcasting, and every kind of refusal.
+#![allow(clippy::disallowed_methods)]
 
 use gradest::estimation::objective::{
     Binding, FUNCTION_TABLE, MAX_TREE_DEPTH, ObjectiveError, ParseLimits, Program, Want, parse,

@@ -5,6 +5,7 @@
 //! ≥ 31 degrees of freedom: false alarm ≤ 9.0e-5 per gradient component; for the
 //! objective's mean, whose std_error comes from all N iid samples, 6.8e-6).
 //! Seeds are fixed.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -13,6 +13,8 @@
 //! - [`simd`]: CPU feature levels and the run-time dispatch of the batch
 //!   kernels; [`fastmath`]: batch exp, ln, sin, cos; [`variates`]: uniforms,
 //!   normals and exponentials a batch at a time;
+//! - [`special`]: digamma, trigamma and the regularized upper incomplete gamma
+//!   function, on `libm`;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
 //! - [`compare`]: ranking several estimates of one problem (bias against noise,
 //!   work-normalised variance).
@@ -29,6 +31,7 @@ pub mod result;
 pub mod rng;
 pub mod runner;
 pub mod simd;
+pub mod special;
 pub mod stats;
 pub mod variates;
 

@@ -107,6 +107,18 @@ pub fn exponentials(rng: &mut SampleRng, out: &mut [f64]) {
     }
 }
 
+/// One standard normal (the cosine of one Box–Muller pair; the sine is not
+/// kept), for samplers that need one at a time.
+pub fn normal(rng: &mut SampleRng) -> f64 {
+    let (a, b) = (rng.next_word(), rng.next_word());
+    box_muller(a, b).0
+}
+
+/// One standard exponential, −ln(u + 2⁻⁵³).
+pub fn exponential(rng: &mut SampleRng) -> f64 {
+    -ln_in_range(open_unit(rng.next_word()))
+}
+
 /// Fills `out` with independent uniforms on [0, 1).
 pub fn uniforms(rng: &mut SampleRng, out: &mut [f64]) {
     let mut words = [0u64; 2 * BLOCK];

@@ -10,6 +10,7 @@
 //! are fixed, so a test that passes once passes forever; the rate is the chance
 //! that a correct core would have been rejected with the seed we happened to pick.
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::atomic::{AtomicBool, AtomicU64};
 

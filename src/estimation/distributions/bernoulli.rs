@@ -80,7 +80,7 @@ pub struct Bernoulli {
 impl Bernoulli {
     fn new(param: Param, p: Vec<f64>, by_probs: bool) -> Self {
         let z = if by_probs {
-            p.iter().map(|q| q.ln() - (-q).ln_1p()).collect()
+            p.iter().map(|q| libm::log(*q) - libm::log1p(-q)).collect()
         } else {
             param.values.clone()
         };
@@ -165,7 +165,7 @@ impl Relaxed for Bernoulli {
             for i in 0..d {
                 // U open at both ends, so the logistic noise is finite.
                 let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
-                let noise = u.ln() - (-u).ln_1p();
+                let noise = libm::log(u) - libm::log1p(-u);
                 let y = sigmoid((self.z[i] + noise) * inv_tau);
                 yr[i] = y;
                 xr[i] = if hard {

@@ -26,8 +26,6 @@
 //!
 //! with x and 1 − x both taken from their logs, so neither loses digits near 0 or 1.
 
-use statrs::function::gamma::digamma;
-
 use super::distribution::{Distribution, FamilyInfo, LogSpace, Reparameterized};
 use super::implicit_gamma::gamma_dlogx_dalpha;
 use super::spec::{
@@ -36,6 +34,7 @@ use super::spec::{
 use super::standard_gamma::{StandardGamma, logaddexp, standard_gammas};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::special::digamma;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "beta",
@@ -140,7 +139,7 @@ impl Beta {
                 let l0 = s0.sample(rng);
                 let total = logaddexp(l1, l0);
                 let lx = l1 - total;
-                *v = lx.exp();
+                *v = libm::exp(lx);
                 if let Some(a) = gammas.as_deref_mut() {
                     let k = 2 * (r * d + i);
                     a[k] = l1;
@@ -166,7 +165,7 @@ impl Beta {
             for r in 0..b {
                 let (lx, l1mx) = if logx.is_empty() {
                     let v = x[r * d + i];
-                    (v.ln(), (-v).ln_1p())
+                    (libm::log(v), libm::log1p(-v))
                 } else {
                     (logx[2 * r * d + i], logx[(2 * r + 1) * d + i])
                 };
@@ -252,7 +251,7 @@ impl LogSpace for Beta {
                 let k = r * d + i;
                 let (l1, l0) = (gammas[2 * k], gammas[2 * k + 1]);
                 let total = logaddexp(l1, l0);
-                let (x1, x0) = ((l1 - total).exp(), (l0 - total).exp());
+                let (x1, x0) = (libm::exp(l1 - total), libm::exp(l0 - total));
                 let (w1, w0) = if glog.is_empty() {
                     (0.0, 0.0)
                 } else {

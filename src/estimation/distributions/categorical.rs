@@ -100,7 +100,7 @@ impl Categorical {
     /// From logits z: p = softmax(z), computed stably.
     pub(super) fn from_logits(z: Vec<f64>) -> Self {
         let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+        let lse = m + libm::log(z.iter().map(|v| libm::exp(v - m)).sum::<f64>());
         let logp: Vec<f64> = z.iter().map(|v| v - lse).collect();
         Self::with(Param::vector("logits", z), false, logp)
     }
@@ -108,12 +108,12 @@ impl Categorical {
     /// From probabilities that sum to 1 (renormalised exactly).
     pub(super) fn from_probs(p: Vec<f64>) -> Self {
         let total: f64 = p.iter().sum();
-        let logp: Vec<f64> = p.iter().map(|v| (v / total).ln()).collect();
+        let logp: Vec<f64> = p.iter().map(|v| libm::log(v / total)).collect();
         Self::with(Param::vector("probs", p), true, logp)
     }
 
     fn with(param: Param, by_probs: bool, logp: Vec<f64>) -> Self {
-        let p: Vec<f64> = logp.iter().map(|l| l.exp()).collect();
+        let p: Vec<f64> = logp.iter().map(|l| libm::exp(*l)).collect();
         let inv_p = p.iter().map(|v| 1.0 / v).collect();
         Categorical {
             params: [param],

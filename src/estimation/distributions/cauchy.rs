@@ -54,7 +54,7 @@ impl Standard for StandardCauchy {
     #[inline]
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let u: f64 = Open01.sample(rng);
-        (std::f64::consts::PI * (u - 0.5)).tan()
+        libm::tan(std::f64::consts::PI * (u - 0.5))
     }
 
     #[inline]

@@ -18,8 +18,6 @@
 //! derivative along log xᵢ is vᵢ = uᵢxᵢ + wᵢ, and
 //! ∂f/∂αⱼ = (vⱼ − xⱼ Σᵢ vᵢ)·∂(log Gⱼ)/∂αⱼ.
 
-use statrs::function::gamma::digamma;
-
 use super::distribution::{Distribution, FamilyInfo, LogSpace, Reparameterized};
 use super::implicit_gamma::gamma_dlogx_dalpha;
 use super::spec::{
@@ -28,6 +26,7 @@ use super::spec::{
 use super::standard_gamma::{StandardGamma, standard_gammas};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::special::digamma;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "dirichlet",
@@ -109,13 +108,13 @@ impl Dirichlet {
             if let Some(a) = gammas.as_deref_mut() {
                 a[r * k..(r + 1) * k].copy_from_slice(xr);
             }
-            let total = top + xr.iter().map(|l| (l - top).exp()).sum::<f64>().ln();
+            let total = top + libm::log(xr.iter().map(|l| libm::exp(l - top)).sum::<f64>());
             for (j, v) in xr.iter_mut().enumerate() {
                 let lx = *v - total;
                 if let Some(l) = logx.as_deref_mut() {
                     l[r * k + j] = lx;
                 }
-                *v = lx.exp();
+                *v = libm::exp(lx);
             }
         }
     }
@@ -128,7 +127,11 @@ impl Dirichlet {
             let c = self.shift[j];
             for (r, o) in s[j * b..(j + 1) * b].iter_mut().enumerate() {
                 let i = r * k + j;
-                *o = if logx.is_empty() { x[i].ln() } else { logx[i] } + c;
+                *o = if logx.is_empty() {
+                    libm::log(x[i])
+                } else {
+                    logx[i]
+                } + c;
             }
         }
     }

@@ -9,8 +9,6 @@
 //! # Pathwise
 //! x = E/λ, E ~ Exp(1):  ∂x/∂λ = −x/λ.
 
-use rand_distr::{Distribution as _, Exp1};
-
 use super::distribution::{Distribution, FamilyInfo, Reparameterized};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
@@ -76,10 +74,10 @@ impl Distribution for Exponential {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         let d = self.dim();
+        crate::estimation::variates::exponentials(rng, x);
         for xr in x.chunks_exact_mut(d) {
             for (v, ir) in xr.iter_mut().zip(&self.inv_rate) {
-                let e: f64 = Exp1.sample(rng);
-                *v = e * ir;
+                *v *= ir;
             }
         }
     }

@@ -24,8 +24,6 @@
 //! log x stays exact; `log(x)` in an objective reads the exact value, and a
 //! draw that underflows where f uses x itself is counted in the diagnostics.
 
-use statrs::function::gamma::digamma;
-
 use super::distribution::{Distribution, FamilyInfo, LogSpace, Reparameterized};
 use super::implicit_gamma::gamma_dlogx_dalpha;
 use super::spec::{
@@ -34,6 +32,7 @@ use super::spec::{
 use super::standard_gamma::{StandardGamma, standard_gammas};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::special::digamma;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "gamma",
@@ -93,7 +92,7 @@ pub struct Gamma {
 impl Gamma {
     fn new(alpha: Vec<f64>, rate: Vec<f64>, samplers: Vec<StandardGamma>) -> Self {
         let inv_rate = rate.iter().map(|r| 1.0 / r).collect();
-        let log_rate = rate.iter().map(|r| r.ln()).collect();
+        let log_rate = rate.iter().map(|r| libm::log(*r)).collect();
         let neg_digamma = alpha.iter().map(|a| -digamma(*a)).collect();
         Gamma {
             params: [
@@ -122,7 +121,7 @@ impl Gamma {
             for (i, v) in xr.iter_mut().enumerate() {
                 let lg = self.samplers[i].sample(rng);
                 let lx = lg - self.log_rate[i];
-                *v = lx.exp();
+                *v = libm::exp(lx);
                 if let Some(s) = std.as_deref_mut() {
                     s[r * d + i] = lg;
                 }
@@ -148,7 +147,11 @@ impl Gamma {
             let sr = &mut s_rate[i * b..(i + 1) * b];
             for r in 0..b {
                 let k = r * d + i;
-                let lx = if logx.is_empty() { x[k].ln() } else { logx[k] };
+                let lx = if logx.is_empty() {
+                    libm::log(x[k])
+                } else {
+                    logx[k]
+                };
                 sa[r] = (lx + lr) + c;
                 sr[r] = a_over_r - x[k];
             }

@@ -53,11 +53,11 @@ impl Standard for StandardGumbel {
     #[inline]
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let u: f64 = Open01.sample(rng);
-        -(-u.ln()).ln()
+        -libm::log(-libm::log(u))
     }
 
     #[inline]
     fn dlog(&self, _i: usize, z: f64) -> f64 {
-        (-z).exp_m1()
+        libm::expm1(-z)
     }
 }

@@ -13,8 +13,7 @@
 
 mod temme_coefficients;
 
-use statrs::function::gamma::digamma;
-
+use crate::estimation::special::digamma;
 use temme_coefficients::{C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12};
 
 /// Smallest α for which the uniform (Temme) asymptotic branch is used.
@@ -173,7 +172,7 @@ pub fn gamma_dx_dalpha(x: f64, alpha: f64) -> f64 {
 ///
 /// NaN for NaN inputs or for α that is not finite and positive; +∞ for log x = −∞.
 pub fn gamma_dlogx_dalpha(log_x: f64, alpha: f64) -> f64 {
-    let x = log_x.exp();
+    let x = libm::exp(log_x);
     if x >= f64::MIN_POSITIVE || log_x.is_nan() || !(alpha > 0.0 && alpha.is_finite()) {
         return gamma_dx_dalpha(x, alpha) / x;
     }
@@ -183,7 +182,7 @@ pub fn gamma_dlogx_dalpha(log_x: f64, alpha: f64) -> f64 {
 /// dx/dα = Σ_{n≥0} cₙ (ψ(α+n+1) − ln x), cₙ = x^(n+1)/(α)ₙ₊₁ (branch 1). Requires x < α + 1
 /// or x well below α, so that cₙ eventually decays geometrically.
 fn lower_series(x: f64, a: f64) -> f64 {
-    series(x, x.ln(), x / a, a)
+    series(x, libm::log(x), x / a, a)
 }
 
 /// (dx/dα)/x = Σ_{n≥0} (cₙ/x) (ψ(α+n+1) − lx) with lx = ln x given (x may be 0 or subnormal).
@@ -280,7 +279,7 @@ fn upper_continued_fraction(x: f64, a: f64) -> f64 {
     };
     let mut d = b.recip();
     let mut h = d; // running f = Π δᵢ (with its α-derivative)
-    let base = x.ln() - digamma(a);
+    let base = libm::log(x) - digamma(a);
     let mut i = 1.0;
     for _ in 0..MAX_ITER {
         let an = Dual {
@@ -321,7 +320,7 @@ fn gamma_star(a: f64) -> f64 {
                 + r2 * (1.0 / 1260.0
                     + r2 * (-1.0 / 1680.0
                         + r2 * (1.0 / 1188.0 + r2 * (-691.0 / 360_360.0 + r2 * (1.0 / 156.0)))))));
-    s.exp()
+    libm::exp(s)
 }
 
 /// σ − ln(1 + σ) for |σ| ≤ 0.4, without cancellation:
@@ -344,7 +343,7 @@ fn temme(sigma: f64, a: f64) -> f64 {
     let phi = sigma_minus_log1p(sigma); // η²/2
     let eta = (2.0 * phi).sqrt();
     let eta = if sigma < 0.0 { -eta } else { eta };
-    let ln_lam = sigma.ln_1p();
+    let ln_lam = libm::log1p(sigma);
     let (ln_lam_over_eta, lm1_over_eta) = if eta == 0.0 {
         (1.0, 1.0)
     } else {

@@ -11,7 +11,6 @@
 //! x = μ + bε, ε = ±E with E ~ Exp(1) and a fair sign:  ∂x/∂μ = 1,  ∂x/∂b = ε.
 
 use rand::Rng as _;
-use rand_distr::{Distribution as _, Exp1};
 
 use super::distribution::{Distribution, FamilyInfo};
 use super::locscale::{LOC, LocScale, SCALE, Standard};
@@ -52,7 +51,7 @@ pub struct StandardLaplace;
 impl Standard for StandardLaplace {
     #[inline]
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
-        let e: f64 = Exp1.sample(rng);
+        let e = crate::estimation::variates::exponential(rng);
         if rng.next_u64() >> 63 == 0 { e } else { -e }
     }
 

@@ -85,7 +85,7 @@ impl LogNormal {
         let d = self.loc.len();
         for (xr, er) in x.chunks_exact_mut(d).zip(eps.chunks_exact(d)) {
             for i in 0..d {
-                xr[i] = (self.loc[i] + self.scale[i] * er[i]).exp();
+                xr[i] = libm::exp(self.loc[i] + self.scale[i] * er[i]);
             }
         }
     }
@@ -109,7 +109,7 @@ impl Distribution for LogNormal {
         let d = self.dim();
         for xr in x.chunks_exact_mut(d) {
             for (i, v) in xr.iter_mut().enumerate() {
-                *v = (self.loc[i] + self.scale[i] * *v).exp();
+                *v = libm::exp(self.loc[i] + self.scale[i] * *v);
             }
         }
     }
@@ -123,7 +123,7 @@ impl Distribution for LogNormal {
             let sl = &mut s_loc[i * b..(i + 1) * b];
             let ss = &mut s_scale[i * b..(i + 1) * b];
             for r in 0..b {
-                let z = (x[r * d + i].ln() - m) * inv;
+                let z = (libm::log(x[r * d + i]) - m) * inv;
                 sl[r] = z * inv;
                 ss[r] = (z * z - 1.0) * inv;
             }

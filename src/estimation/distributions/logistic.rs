@@ -53,11 +53,11 @@ impl Standard for StandardLogistic {
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let u: f64 = Open01.sample(rng);
         // log(u/(1−u)) = log u − log1p(−u), accurate in both tails.
-        u.ln() - (-u).ln_1p()
+        libm::log(u) - libm::log1p(-u)
     }
 
     #[inline]
     fn dlog(&self, _i: usize, z: f64) -> f64 {
-        -(0.5 * z).tanh()
+        -libm::tanh(0.5 * z)
     }
 }

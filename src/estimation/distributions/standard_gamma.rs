@@ -20,7 +20,7 @@
 //! Every uniform comes from the open interval (0, 1), so no logarithm is −∞.
 //! Nothing allocates.
 
-use rand_distr::{Distribution as _, Open01, StandardNormal};
+use rand_distr::{Distribution as _, Open01};
 
 use super::spec::ParamError;
 use crate::estimation::rng::SampleRng;
@@ -46,7 +46,7 @@ impl StandardGamma {
         let d = shape - 1.0 / 3.0;
         StandardGamma {
             d,
-            log_d: d.ln(),
+            log_d: libm::log(d),
             c: 1.0 / (9.0 * d).sqrt(),
             inv_alpha: if boost { 1.0 / alpha } else { 0.0 },
         }
@@ -61,14 +61,14 @@ impl StandardGamma {
             return log_y;
         }
         let u: f64 = Open01.sample(rng);
-        log_y + u.ln() * self.inv_alpha
+        log_y + libm::log(u) * self.inv_alpha
     }
 
     /// log(d·v) = log d + log v by Marsaglia–Tsang's squeeze and rejection.
     #[inline]
     fn marsaglia_tsang(&self, rng: &mut SampleRng) -> f64 {
         loop {
-            let z: f64 = StandardNormal.sample(rng);
+            let z = crate::estimation::variates::normal(rng);
             let t = 1.0 + self.c * z;
             if t <= 0.0 {
                 continue;
@@ -77,10 +77,10 @@ impl StandardGamma {
             let u: f64 = Open01.sample(rng);
             let z2 = z * z;
             if u < 1.0 - 0.0331 * z2 * z2 {
-                return self.log_d + v.ln();
+                return self.log_d + libm::log(v);
             }
-            let log_v = v.ln();
-            if u.ln() < 0.5 * z2 + self.d * (1.0 - v + log_v) {
+            let log_v = libm::log(v);
+            if libm::log(u) < 0.5 * z2 + self.d * (1.0 - v + log_v) {
                 return self.log_d + log_v;
             }
         }
@@ -112,33 +112,17 @@ pub(super) fn standard_gammas(alpha: &[f64], name: &str) -> Result<Vec<StandardG
 #[inline]
 pub(super) fn logaddexp(a: f64, b: f64) -> f64 {
     let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
-    hi + (lo - hi).exp().ln_1p()
-}
-
-/// ψ′(x), the trigamma function (x > 0): the recurrence ψ′(x) = ψ′(x + 1) + 1/x²
-/// up to x ≥ 20, then the asymptotic series 1/x + 1/(2x²) + Σₖ B₂ₖ/x^(2k+1)
-/// (first omitted term 691/(2730 x¹³) < 4e-18). It is the variance of log G and
-/// the mean of ∂ log G/∂α for G ~ Gamma(α, 1), which the tests check against.
-pub fn trigamma(mut x: f64) -> f64 {
-    let mut acc = 0.0;
-    while x < 20.0 {
-        acc += 1.0 / (x * x);
-        x += 1.0;
-    }
-    let r = 1.0 / x;
-    let r2 = r * r;
-    let tail = r2
-        * r
-        * (1.0 / 6.0
-            + r2 * (-1.0 / 30.0 + r2 * (1.0 / 42.0 + r2 * (-1.0 / 30.0 + r2 * (5.0 / 66.0)))));
-    acc + r + 0.5 * r2 + tail
+    hi + libm::log1p(libm::exp(lo - hi))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::disallowed_methods)]
+
     use super::super::implicit_gamma::{gamma_dlogx_dalpha, gamma_dx_dalpha};
     use super::*;
     use crate::estimation::runner::chunk_rng;
+    use crate::estimation::special::trigamma;
     use statrs::function::gamma::{digamma, ln_gamma};
 
     /// Mean and variance of log G over n draws.
@@ -180,19 +164,6 @@ mod tests {
         let clamped: f64 = (0..n).map(|_| s.sample(&mut rng).max(floor)).sum::<f64>() / n as f64;
         let (_, v) = log_moments(1e-3, n);
         assert!((clamped - digamma(1e-3)).abs() / (v / n as f64).sqrt() > 4.5);
-    }
-
-    #[test]
-    fn trigamma_matches_closed_forms() {
-        let pi2 = std::f64::consts::PI.powi(2);
-        assert!((trigamma(1.0) - pi2 / 6.0).abs() < 1e-14);
-        assert!((trigamma(0.5) - pi2 / 2.0).abs() < 1e-13);
-        assert!((trigamma(2.0) - (pi2 / 6.0 - 1.0)).abs() < 1e-14);
-        assert!((trigamma(1e-3) - (1e6 + trigamma(1.001))).abs() < 1e-8);
-        // statrs' digamma at small shapes, against the recurrence ψ(x) = ψ(x + 1) − 1/x.
-        for a in [1e-4, 1e-3, 1e-2, 0.1] {
-            assert!((digamma(a) - (digamma(a + 1.0) - 1.0 / a)).abs() < 1e-12 * (1.0 / a));
-        }
     }
 
     /// ∫ p(s) h(s) ds over s = log x for x ~ Gamma(α, 1) (density exp(αs − eˢ − lnΓ(α))), by

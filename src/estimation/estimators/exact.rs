@@ -4,8 +4,6 @@
 //! ∇θL = Σₖ pₖ [ ∇θf(eₖ; θ) + f(eₖ; θ)·s(eₖ) ],  s = ∇θ log p_θ,
 //! which for a categorical with logits z is pₖ (f(eₖ) − Σⱼ pⱼ f(eⱼ)) componentwise.
 
-use statrs::function::gamma::gamma_ur;
-
 use crate::estimation::distributions::{Distribution, grad_len};
 use crate::estimation::error::RunError;
 use crate::estimation::estimator::{Estimator, EstimatorKind};
@@ -14,6 +12,7 @@ use crate::estimation::objective::Want;
 use crate::estimation::result::{
     CategoryFit, Diagnostics, Estimate, ParamLayout, Reference, Summary,
 };
+use crate::estimation::special::gamma_q;
 use crate::estimation::stats::Moments;
 
 /// Everything enumeration gives.
@@ -203,7 +202,7 @@ pub fn category_fit(
     let p_value = if dof == 0 {
         1.0
     } else {
-        gamma_ur(dof as f64 / 2.0, chi_square / 2.0)
+        gamma_q(dof as f64 / 2.0, chi_square / 2.0)
     };
     Some(CategoryFit {
         frequencies,

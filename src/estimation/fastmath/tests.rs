@@ -1,4 +1,5 @@
 //! Accuracy and special-value tests of the batch kernels against `std`.
+#![allow(clippy::disallowed_methods)]
 
 use super::*;
 

@@ -490,7 +490,7 @@ fn forward_lanes(node: &Node, args: &[View<'_>], out: &mut [f64], b: usize) {
             let m = a.len;
             let at = |r: usize, k: usize| a.data[r * a.bstride + k];
             match red {
-                Reduce::Prod => across_samples(&mut out[..b], m, 1.0, |r, k| at(r, k)),
+                Reduce::Prod => across_samples(&mut out[..b], m, 1.0, at),
                 Reduce::Norm => across_samples(&mut out[..b], m, 0.0, |r, k| at(r, k) * at(r, k)),
                 _ => across_samples(&mut out[..b], m, 0.0, at),
             }

@@ -109,9 +109,9 @@ pub(super) fn fill(
         for (j, o) in dst.iter_mut().enumerate() {
             let s = start + j;
             *o = if s < x_len {
-                x[r * x_len + s].ln()
+                libm::log(x[r * x_len + s])
             } else {
-                (-x[r * x_len + s - x_len]).ln_1p()
+                libm::log1p(-x[r * x_len + s - x_len])
             };
         }
     }

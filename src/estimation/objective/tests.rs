@@ -1,5 +1,6 @@
 //! Tests that cross the modules of the objective language: parse, compile and
 //! evaluate together.
+#![allow(clippy::disallowed_methods)]
 
 use super::{LogInputs, ParseLimits, Program, Want, parse};
 

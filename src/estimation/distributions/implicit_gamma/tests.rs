@@ -1,3 +1,5 @@
+#![allow(clippy::disallowed_methods)]
+
 use super::*;
 use statrs::function::gamma::{gamma_lr, ln_gamma};
 
