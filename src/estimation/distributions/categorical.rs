@@ -225,7 +225,7 @@ impl Relaxed for Categorical {
             let mut m = f64::NEG_INFINITY;
             for (a, lp) in row.iter_mut().zip(&self.logp) {
                 *a = (lp - *a) * inv_tau;
-                m = m.max(*a);
+                m = if *a > m { *a } else { m }; // no NaN here: a branch-free max
             }
             // Every entry becomes a − m ≤ 0; the Gumbel-Max winner exactly 0.
             for a in row.iter_mut() {
