@@ -44,12 +44,16 @@ impl ChunkOut {
     }
 }
 
-/// A worker's buffers, allocated once and reused for every chunk it runs.
+/// A worker's buffers, allocated once and reused for every chunk it runs (a
+/// small job's chunks are a few samples each, so a chunk must not allocate
+/// more than its summary).
 pub(super) struct Scratch {
     ws: Workspace,
     batch: Batch,
     /// Which samples of a batch are kept (the slow path of non-finite values).
     keep: Vec<bool>,
+    /// A batch's summaries: f first, then each gradient component.
+    stats: Vec<CoMoments>,
 }
 
 impl Scratch {
@@ -60,6 +64,7 @@ impl Scratch {
             ws: job.objective.workspace(cap),
             batch: Batch::new(cap, job.distribution.as_ref(), aux_len),
             keep: vec![true; cap],
+            stats: Vec::with_capacity(grad_len(job.distribution.as_ref()) + 1),
         }
     }
 }
@@ -77,13 +82,17 @@ pub(super) fn run_chunk(
     let dist = job.distribution.as_ref();
     let (d, p) = (dist.dim(), grad_len(dist));
     let counts_underflow = dist.log_space().is_some() && job.objective.reads_x();
-    let Scratch { ws, batch, keep } = scratch;
+    let Scratch {
+        ws,
+        batch,
+        keep,
+        stats,
+    } = scratch;
     let mut out = ChunkOut {
         terms: vec![CoMoments::default(); p],
         ..ChunkOut::default()
     };
     let mut xs = XStats::new(d);
-    let mut stats = Vec::with_capacity(p + 1);
     for b in plan.batches(plan.chunk_len(c)) {
         check_controls(controls, job.samples)?;
         let info = sampler.step(&job.objective, &mut rng, ws, batch, b);
@@ -92,7 +101,7 @@ pub(super) fn run_chunk(
         }
         // Summaries of the batch; a non-finite value anywhere makes a summary
         // non-finite, and only then does the slow path look for it.
-        summarise(batch, b, p, info.scores, &mut stats);
+        summarise(batch, b, p, info.scores, stats);
         let mut b_used = b;
         if !stats.iter().all(CoMoments::is_finite) {
             let found = NonFinite {
@@ -101,9 +110,9 @@ pub(super) fn run_chunk(
                 p,
                 scores: info.scores,
             };
-            b_used = found.handle(batch, &mut keep[..b], &mut stats, &mut out)?;
+            b_used = found.handle(batch, &mut keep[..b], stats, &mut out)?;
         }
-        out.absorb(&stats);
+        out.absorb(stats);
         xs.add(&batch.x[..b_used * d], b_used, &mut batch.base[..b_used]);
         controls.progress.fetch_add(b as u64, Ordering::Relaxed);
     }
@@ -241,13 +250,16 @@ struct XStats {
 }
 
 impl XStats {
+    /// Allocates only what the chunk's summary keeps: the per-coordinate
+    /// moments for small D, the shifted sums otherwise.
     fn new(d: usize) -> XStats {
+        let small = d <= 4;
         XStats {
             d,
-            small: vec![Moments::default(); if d <= 4 { d } else { 0 }],
+            small: vec![Moments::default(); if small { d } else { 0 }],
             shift: None,
-            s1: vec![0.0; d],
-            s2: vec![0.0; d],
+            s1: if small { Vec::new() } else { vec![0.0; d] },
+            s2: if small { Vec::new() } else { vec![0.0; d] },
             used: 0,
         }
     }
