@@ -197,7 +197,9 @@ impl Runner {
 
 /// What a run's lane sent; nothing at all when the runtime dropped the queued
 /// run at shutdown.
-fn outcome<T>(received: Result<Result<T, Failure>, oneshot::error::RecvError>) -> Result<T, Failure> {
+fn outcome<T>(
+    received: Result<Result<T, Failure>, oneshot::error::RecvError>,
+) -> Result<T, Failure> {
     received.unwrap_or(Err(Failure::Run(RunError::Cancelled)))
 }
 
