@@ -7,8 +7,8 @@
 //! cost more than the run. A run queued while a lane is working is started by
 //! that lane when it is free, with no hand-off of its own, so under load the
 //! wake-ups are shared by several runs; an idle service starts a lane per run,
-//! as `spawn_blocking` per run did. At most `capacity` runs execute at once,
-//! in the order they were queued (the semaphore's order before).
+//! as a `spawn_blocking` per run would. At most `capacity` runs execute at
+//! once, in the order they were queued.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -110,6 +110,95 @@ impl Drop for Lane {
     fn drop(&mut self) {
         if !self.ended {
             self.lanes.lock().lanes -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Waits (up to 10 s) until every lane has ended.
+    async fn until_idle(lanes: &Lanes) {
+        let until = Instant::now() + Duration::from_secs(10);
+        while lanes.lock().lanes > 0 && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(
+            lanes.lock().lanes,
+            0,
+            "the lanes end once the queue is empty"
+        );
+    }
+
+    #[tokio::test]
+    async fn queued_tasks_run_in_order_behind_a_busy_lane() {
+        let lanes = Lanes::new(1);
+        let (release, hold) = mpsc::channel::<()>();
+        let (started, running) = mpsc::channel::<()>();
+        let (done, finished) = mpsc::channel::<usize>();
+        let d = done.clone();
+        lanes.submit(Box::new(move || {
+            started.send(()).ok();
+            hold.recv().ok();
+            d.send(0).ok();
+        }));
+        running.recv_timeout(Duration::from_secs(10)).unwrap();
+        for i in 1..=5 {
+            let d = done.clone();
+            lanes.submit(Box::new(move || {
+                d.send(i).ok();
+            }));
+        }
+        assert_eq!(lanes.lock().lanes, 1, "one lane at capacity 1");
+        assert_eq!(lanes.lock().tasks.len(), 5, "the others wait in the queue");
+        release.send(()).unwrap();
+        let order: Vec<usize> = (0..6)
+            .map(|_| finished.recv_timeout(Duration::from_secs(10)).unwrap())
+            .collect();
+        assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
+        until_idle(&lanes).await;
+    }
+
+    #[tokio::test]
+    async fn no_more_than_capacity_tasks_run_at_once() {
+        let lanes = Lanes::new(2);
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (done, finished) = mpsc::channel::<()>();
+        for _ in 0..20 {
+            let (running, most, done) = (running.clone(), most.clone(), done.clone());
+            lanes.submit(Box::new(move || {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                running.fetch_sub(1, Ordering::SeqCst);
+                done.send(()).ok();
+            }));
+            assert!(lanes.lock().lanes <= 2);
+        }
+        for _ in 0..20 {
+            finished.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} tasks ran at once");
+        until_idle(&lanes).await;
+    }
+
+    #[tokio::test]
+    async fn a_task_queued_after_the_lanes_ended_starts_a_new_one() {
+        let lanes = Lanes::new(1);
+        for round in 0..3 {
+            let (done, finished) = mpsc::channel::<usize>();
+            lanes.submit(Box::new(move || {
+                done.send(round).ok();
+            }));
+            assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(round));
+            until_idle(&lanes).await;
         }
     }
 }

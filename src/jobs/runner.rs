@@ -347,10 +347,24 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let deadline = Deadline::At(Instant::now() + Duration::from_millis(50));
-        let queued: Result<(), _> = runner.run(Handle::new(), deadline, |_| Ok(())).await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let queued: Result<(), _> = runner
+            .run(Handle::new(), deadline, move |_| {
+                r.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
         assert_eq!(queued, Err(Failure::NotStarted(1)));
         busy.cancel();
         assert_eq!(first.await.unwrap(), Err(Failure::Run(RunError::Cancelled)));
+        // The lane reaches the given-up run after the busy one, and skips it.
+        let next = runner.run(Handle::new(), budget(), |_| Ok(2)).await;
+        assert_eq!(next, Ok(2));
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "a run given up in the queue never starts"
+        );
     }
 
     #[tokio::test]
