@@ -1,5 +1,5 @@
 //! Running estimations off the async threads: a bounded runner (a queue in
-//! front of tokio's blocking pool, [`lanes`]) with cancellation, deadlines and
+//! front of tokio's blocking pool, `lanes`) with cancellation, deadlines and
 //! progress, and a bounded store of background jobs. Knows the estimation
 //! core, not HTTP.
 
