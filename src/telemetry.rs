@@ -5,7 +5,7 @@
 //! - `gradest_http_request_duration_seconds{method, route}`: latency histogram;
 //! - `gradest_jobs{state}`: background jobs by state, at scrape time;
 //! - `gradest_samples_drawn_total`: samples drawn by every run;
-//! - `gradest_estimations_in_flight`: runs holding a concurrency permit.
+//! - `gradest_estimations_in_flight`: runs executing (at most the concurrency).
 
 use std::sync::OnceLock;
 

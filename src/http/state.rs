@@ -19,7 +19,7 @@ struct Shared {
     limits: Limits,
     /// Bounded blocking execution for requests that wait for their result.
     runner: Runner,
-    /// Background jobs (they share the runner's permits).
+    /// Background jobs (they share the runner's lanes).
     jobs: Jobs,
     /// The Prometheus recorder rendered by `/metrics`.
     metrics: &'static PrometheusHandle,

@@ -1,7 +1,9 @@
-//! Running estimations off the async threads: a bounded runner (a semaphore in
-//! front of tokio's blocking pool) with cancellation, deadlines and progress,
-//! and a bounded store of background jobs. Knows the estimation core, not HTTP.
+//! Running estimations off the async threads: a bounded runner (a queue in
+//! front of tokio's blocking pool, `lanes`) with cancellation, deadlines and
+//! progress, and a bounded store of background jobs. Knows the estimation
+//! core, not HTTP.
 
+mod lanes;
 mod runner;
 mod store;
 

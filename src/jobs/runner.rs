@@ -1,16 +1,24 @@
 //! The runner: every estimation runs on tokio's blocking pool (it is CPU-bound
-//! and parallel on the job's own threads, so it must never occupy an async worker),
-//! behind a semaphore that bounds how many run at once, so a burst of requests
-//! queues briefly instead of thrashing the cores.
+//! and parallel on the job's own threads, so it must never occupy an async
+//! worker), at most `capacity` at a time, in the order they come: a burst of
+//! requests queues briefly instead of thrashing the cores. The hand-off to the
+//! pool is shared by the runs queued behind a working one ([`super::lanes`]).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, oneshot};
 
+use super::lanes::Lanes;
 use crate::estimation::{Controls, Estimate, Job, RunError, run};
+
+/// Where a run is: queued, running (or done), or given up before it started.
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const GIVEN_UP: u8 = 2;
 
 /// Shared between a run and whoever watches or stops it.
 #[derive(Debug, Default)]
@@ -19,9 +27,11 @@ pub struct Handle {
     cancel: AtomicBool,
     /// Samples done so far, written by the core.
     progress: AtomicU64,
-    /// Set once the run holds a permit (the job is then running, not queued).
-    started: AtomicBool,
-    /// Wakes a run that is still waiting for a permit when it is cancelled.
+    /// `QUEUED`, then `STARTED` (set by the lane that runs it) or `GIVEN_UP`
+    /// (by its caller, cancelled or out of time in the queue, or by the lane
+    /// finding it cancelled): whoever moves it first decides.
+    state: AtomicU8,
+    /// Wakes a run that is still queued when it is cancelled.
     wake: Notify,
 }
 
@@ -30,8 +40,8 @@ impl Handle {
         Arc::new(Handle::default())
     }
 
-    /// Asks the run to stop: at once if it is waiting for a permit, at the next
-    /// batch if it is running.
+    /// Asks the run to stop: at once if it is queued, at the next batch if it
+    /// is running.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
         // notify_one keeps a wake-up for a waiter that has not started waiting yet.
@@ -46,8 +56,16 @@ impl Handle {
         self.progress.load(Ordering::Relaxed)
     }
 
+    /// Whether the run has started (the job is then running, not queued).
     pub fn started(&self) -> bool {
-        self.started.load(Ordering::Relaxed)
+        self.state.load(Ordering::Acquire) == STARTED
+    }
+
+    /// Moves a queued run to `to`; false if it had already left the queue.
+    fn leave_queue(&self, to: u8) -> bool {
+        self.state
+            .compare_exchange(QUEUED, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -64,7 +82,7 @@ impl Drop for CancelOnDrop {
 /// When a run must be done by.
 #[derive(Debug, Clone, Copy)]
 pub enum Deadline {
-    /// A fixed instant, waiting for a permit included (a request's budget).
+    /// A fixed instant, waiting in the queue included (a request's budget).
     At(Instant),
     /// This long after the run starts (a background job's budget).
     AfterStart(Duration),
@@ -75,7 +93,7 @@ pub enum Deadline {
 pub enum Failure {
     #[error(transparent)]
     Run(#[from] RunError),
-    /// The deadline passed while every permit was taken.
+    /// The deadline passed while the run was queued (every lane busy).
     #[error(
         "the run did not finish within its time budget: it waited for a free slot the whole \
          time (all {0} estimation slots stayed busy)"
@@ -89,7 +107,7 @@ pub enum Failure {
 /// Runs estimation work on the blocking pool, at most `capacity` at a time.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    permits: Arc<Semaphore>,
+    lanes: Arc<Lanes>,
     capacity: usize,
     /// Bounds request preparation (parsing, compiling, building distributions)
     /// separately, so it never waits behind long runs, yet a burst of large
@@ -101,7 +119,7 @@ impl Runner {
     pub fn new(capacity: usize) -> Runner {
         let capacity = capacity.max(1);
         Runner {
-            permits: Arc::new(Semaphore::new(capacity)),
+            lanes: Lanes::new(capacity),
             capacity,
             preparing: Arc::new(Semaphore::new(capacity)),
         }
@@ -131,9 +149,9 @@ impl Runner {
         .map_err(panicked)
     }
 
-    /// Runs `work` once a permit is free, with controls wired to `handle` and
+    /// Runs `work` once a lane is free, with controls wired to `handle` and
     /// the deadline. If this future is dropped (the client went away), the run
-    /// is cancelled; its permit is released when the work has actually stopped.
+    /// is cancelled; its lane is free again when the work has actually stopped.
     pub async fn run<T, F>(
         &self,
         handle: Arc<Handle>,
@@ -148,43 +166,86 @@ impl Runner {
         if handle.is_cancelled() {
             return Err(RunError::Cancelled.into());
         }
-        let wait_until = match deadline {
-            Deadline::At(t) => Some(tokio::time::Instant::from_std(t)),
-            Deadline::AfterStart(_) => None,
-        };
+        let (sender, mut result) = oneshot::channel();
+        self.lanes
+            .submit(task(handle.clone(), deadline, work, sender));
         let expired = async {
-            match wait_until {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
+            match deadline {
+                Deadline::At(t) => tokio::time::sleep_until(t.into()).await,
+                Deadline::AfterStart(_) => std::future::pending().await,
             }
         };
-        let permit = tokio::select! {
-            permit = self.permits.clone().acquire_owned() => {
-                permit.map_err(|_| Failure::Run(RunError::Cancelled))?
+        // The result first: a run that is done needs no timer.
+        tokio::select! {
+            biased;
+            done = &mut result => return outcome(done),
+            () = handle.wake.notified() => {
+                if handle.leave_queue(GIVEN_UP) {
+                    return Err(RunError::Cancelled.into());
+                }
             }
-            () = handle.wake.notified() => return Err(RunError::Cancelled.into()),
-            () = expired => return Err(Failure::NotStarted(self.capacity)),
-        };
+            () = expired => {
+                if handle.leave_queue(GIVEN_UP) {
+                    return Err(Failure::NotStarted(self.capacity));
+                }
+            }
+        }
+        // It had started: it sees the cancellation or the deadline itself.
+        outcome(result.await)
+    }
+}
+
+/// What a run's lane sent; nothing at all when the runtime dropped the queued
+/// run at shutdown.
+fn outcome<T>(
+    received: Result<Result<T, Failure>, oneshot::error::RecvError>,
+) -> Result<T, Failure> {
+    received.unwrap_or(Err(Failure::Run(RunError::Cancelled)))
+}
+
+/// The queued form of a run: started only if its caller still waits for it,
+/// in the caller's span, with a panic caught (and logged there) as the run's
+/// failure.
+fn task<T, F>(
+    handle: Arc<Handle>,
+    deadline: Deadline,
+    work: F,
+    sender: oneshot::Sender<Result<T, Failure>>,
+) -> Box<dyn FnOnce() + Send>
+where
+    T: Send + 'static,
+    F: FnOnce(&Controls<'_>) -> Result<T, RunError> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    Box::new(move || {
+        if handle.is_cancelled() {
+            if handle.leave_queue(GIVEN_UP) {
+                let _ = sender.send(Err(RunError::Cancelled.into()));
+            }
+            return;
+        }
+        if !handle.leave_queue(STARTED) {
+            return;
+        }
         let run_deadline = match deadline {
             Deadline::At(t) => t,
             Deadline::AfterStart(d) => Instant::now().checked_add(d).unwrap_or_else(far_future),
         };
-        let span = tracing::Span::current();
-        let h = handle.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let _in_flight = InFlight::enter();
-            h.started.store(true, Ordering::Relaxed);
-            let controls = Controls {
-                cancel: &h.cancel,
-                deadline: Some(run_deadline),
-                progress: &h.progress,
-            };
-            span.in_scope(|| work(&controls))
-        })
-        .await;
-        joined.map_err(panicked)?.map_err(Failure::Run)
-    }
+        let _in_flight = InFlight::enter();
+        let controls = Controls {
+            cancel: &handle.cancel,
+            deadline: Some(run_deadline),
+            progress: &handle.progress,
+        };
+        let result = span.in_scope(|| {
+            catch_unwind(AssertUnwindSafe(|| work(&controls))).map_err(|payload| {
+                let message = panic_text(payload.as_ref());
+                tracing::error!(panic = %message, "an estimation task panicked");
+                Failure::Panicked(message)
+            })
+        });
+        let _ = sender.send(result.and_then(|r| r.map_err(Failure::Run)));
+    })
 }
 
 fn far_future() -> Instant {
@@ -213,7 +274,7 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Counts the runs holding a permit, for `/metrics`.
+/// Counts the runs executing, for `/metrics`.
 struct InFlight;
 
 impl InFlight {
@@ -271,7 +332,7 @@ mod tests {
             "{failed:?}"
         );
         let ok = runner.run(Handle::new(), budget(), |_| Ok(7)).await;
-        assert_eq!(ok, Ok(7), "the permit came back and the runner still works");
+        assert_eq!(ok, Ok(7), "the lane survived and the runner still works");
     }
 
     #[tokio::test]
@@ -286,10 +347,24 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let deadline = Deadline::At(Instant::now() + Duration::from_millis(50));
-        let queued: Result<(), _> = runner.run(Handle::new(), deadline, |_| Ok(())).await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let queued: Result<(), _> = runner
+            .run(Handle::new(), deadline, move |_| {
+                r.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
         assert_eq!(queued, Err(Failure::NotStarted(1)));
         busy.cancel();
         assert_eq!(first.await.unwrap(), Err(Failure::Run(RunError::Cancelled)));
+        // The lane reaches the given-up run after the busy one, and skips it.
+        let next = runner.run(Handle::new(), budget(), |_| Ok(2)).await;
+        assert_eq!(next, Ok(2));
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "a run given up in the queue never starts"
+        );
     }
 
     #[tokio::test]
@@ -331,7 +406,7 @@ mod tests {
         call.abort();
         let _ = call.await;
         assert!(handle.is_cancelled());
-        // The work stops, so the permit is free again.
+        // The work stops, so its lane is free again.
         let next = tokio::time::timeout(
             Duration::from_secs(5),
             runner.run(Handle::new(), budget(), |_| Ok(1)),

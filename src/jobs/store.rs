@@ -1,4 +1,4 @@
-//! Background jobs: submitted, run by the [`Runner`] when a permit is free,
+//! Background jobs: submitted, run by the [`Runner`] when a lane is free,
 //! polled, cancelled, removed. The store is bounded; when it is full, the oldest
 //! finished job makes room, and when none has finished a submission is refused.
 //!

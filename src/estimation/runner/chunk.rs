@@ -1,8 +1,9 @@
 //! One chunk: its batches drawn through the job's [`Sampler`], summarised into
 //! moments as they come (f, every gradient term, x), with non-finite samples
 //! found, then refused or dropped and counted. The hot loop neither allocates
-//! nor locks; cancellation, the deadline and progress are checked between
-//! batches.
+//! nor locks; cancellation and progress are checked between batches, the
+//! deadline between batches once a batch's worth of samples has been drawn
+//! since it was last checked.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -13,43 +14,100 @@ use crate::estimation::error::RunError;
 use crate::estimation::estimators::{Batch, Sampler};
 use crate::estimation::job::{Controls, Job, NonFinitePolicy};
 use crate::estimation::objective::Workspace;
-use crate::estimation::rng::SampleRng;
+use crate::estimation::rng::chunk_rng;
 use crate::estimation::stats::{CoMoments, Moments, non_negative};
 
-/// A chunk's summary.
-#[derive(Debug, Clone, Default)]
-pub(super) struct ChunkOut {
-    /// Per gradient component: moments of the terms (v absent → only u used).
-    pub terms: Vec<CoMoments>,
+/// A chunk's totals; its per-component moments are kept in the worker's
+/// [`Summaries`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Totals {
     pub f: Moments,
-    pub x: Vec<Moments>,
     pub non_finite: u64,
     pub underflow: u64,
     /// Some squares overflowed (values beyond about 1e154).
     pub overflow: bool,
 }
 
-impl ChunkOut {
-    /// Merges a batch's summaries (f first, then each component) into the chunk's.
-    fn absorb(&mut self, stats: &[CoMoments]) {
-        let (fm, terms) = stats.split_first().expect("f comes first");
-        self.f.merge(&Moments {
-            n: fm.n,
-            mean: fm.mean_u,
-            m2: fm.m2_u,
-        });
-        for (t, m) in self.terms.iter_mut().zip(terms) {
-            t.merge(m);
+/// One chunk's summary, as the merge reads it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ChunkOut<'a> {
+    /// Per gradient component: moments of the terms (v absent → only u used).
+    pub terms: &'a [CoMoments],
+    pub f: Moments,
+    pub x: &'a [Moments],
+    pub non_finite: u64,
+    pub underflow: u64,
+    pub overflow: bool,
+}
+
+/// The summaries of the chunks one worker ran, in the order it ran them, kept
+/// flat so that a chunk allocates nothing (a small job's chunks are a few
+/// samples each): the i-th chunk run has the terms `terms[i·P..(i+1)·P]` and
+/// the moments of x `x[i·D..(i+1)·D]`.
+#[derive(Debug)]
+pub(super) struct Summaries {
+    p: usize,
+    d: usize,
+    /// Chunk index and outcome, in the order run.
+    pub ran: Vec<(usize, Result<Totals, RunError>)>,
+    terms: Vec<CoMoments>,
+    x: Vec<Moments>,
+}
+
+impl Summaries {
+    /// Room for about `chunks` chunks of a job.
+    pub fn new(job: &Job, chunks: usize) -> Summaries {
+        let dist = job.distribution.as_ref();
+        let (d, p) = (dist.dim(), grad_len(dist));
+        Summaries {
+            p,
+            d,
+            ran: Vec::with_capacity(chunks),
+            terms: Vec::with_capacity(chunks * p),
+            x: Vec::with_capacity(chunks * d),
         }
+    }
+
+    /// The summary of the i-th chunk run, or its error.
+    pub fn get(&self, i: usize) -> Result<ChunkOut<'_>, RunError> {
+        let totals = self.ran[i].1.as_ref().map_err(RunError::clone)?;
+        Ok(ChunkOut {
+            terms: &self.terms[i * self.p..(i + 1) * self.p],
+            f: totals.f,
+            x: &self.x[i * self.d..(i + 1) * self.d],
+            non_finite: totals.non_finite,
+            underflow: totals.underflow,
+            overflow: totals.overflow,
+        })
     }
 }
 
-/// A worker's buffers, allocated once and reused for every chunk it runs.
+/// Merges a batch's summaries (f first, then each component) into the chunk's.
+fn absorb(totals: &mut Totals, terms: &mut [CoMoments], stats: &[CoMoments]) {
+    let (fm, batch_terms) = stats.split_first().expect("f comes first");
+    totals.f.merge(&Moments {
+        n: fm.n,
+        mean: fm.mean_u,
+        m2: fm.m2_u,
+    });
+    for (t, m) in terms.iter_mut().zip(batch_terms) {
+        t.merge(m);
+    }
+}
+
+/// A worker's buffers, allocated once and reused for every chunk it runs (a
+/// small job's chunks are a few samples each, so a chunk must not allocate
+/// more than its summary).
 pub(super) struct Scratch {
     ws: Workspace,
     batch: Batch,
     /// Which samples of a batch are kept (the slow path of non-finite values).
     keep: Vec<bool>,
+    /// A batch's summaries: f first, then each gradient component.
+    stats: Vec<CoMoments>,
+    /// Samples drawn since the deadline was last compared with the clock
+    /// (`u64::MAX` before the first batch: compare then).
+    unclocked: u64,
 }
 
 impl Scratch {
@@ -60,39 +118,76 @@ impl Scratch {
             ws: job.objective.workspace(cap),
             batch: Batch::new(cap, job.distribution.as_ref(), aux_len),
             keep: vec![true; cap],
+            stats: Vec::with_capacity(grad_len(job.distribution.as_ref()) + 1),
+            unclocked: u64::MAX,
         }
     }
 }
 
-/// Runs chunk `c` of the plan with its own generator.
+/// Runs chunk `c` of the plan with its own generator ([`chunk_rng`]) and adds
+/// its summary to `out`; false if it failed.
 pub(super) fn run_chunk(
     job: &Job,
     sampler: &dyn Sampler,
     plan: &Plan,
     c: usize,
-    mut rng: SampleRng,
     controls: &Controls<'_>,
     scratch: &mut Scratch,
-) -> Result<ChunkOut, RunError> {
+    out: &mut Summaries,
+) -> bool {
+    let i = out.ran.len();
+    let (p, d) = (out.p, out.d);
+    out.terms.resize((i + 1) * p, CoMoments::default());
+    out.x.resize((i + 1) * d, Moments::default());
+    let sums = Sums {
+        terms: &mut out.terms[i * p..],
+        x: &mut out.x[i * d..],
+    };
+    let result = chunk(job, sampler, plan, c, controls, scratch, sums);
+    let ok = result.is_ok();
+    out.ran.push((c, result));
+    ok
+}
+
+/// Where a chunk's per-component moments go (zero on entry).
+struct Sums<'a> {
+    terms: &'a mut [CoMoments],
+    x: &'a mut [Moments],
+}
+
+/// Chunk `c`'s batches, summarised into its totals and `sums`.
+fn chunk(
+    job: &Job,
+    sampler: &dyn Sampler,
+    plan: &Plan,
+    c: usize,
+    controls: &Controls<'_>,
+    scratch: &mut Scratch,
+    sums: Sums<'_>,
+) -> Result<Totals, RunError> {
     let dist = job.distribution.as_ref();
     let (d, p) = (dist.dim(), grad_len(dist));
     let counts_underflow = dist.log_space().is_some() && job.objective.reads_x();
-    let Scratch { ws, batch, keep } = scratch;
-    let mut out = ChunkOut {
-        terms: vec![CoMoments::default(); p],
-        ..ChunkOut::default()
-    };
+    let Scratch {
+        ws,
+        batch,
+        keep,
+        stats,
+        unclocked,
+    } = scratch;
+    let mut rng = chunk_rng(job.seed, c as u64);
+    let mut out = Totals::default();
     let mut xs = XStats::new(d);
-    let mut stats = Vec::with_capacity(p + 1);
     for b in plan.batches(plan.chunk_len(c)) {
-        check_controls(controls, job.samples)?;
+        check_controls(controls, job.samples, unclocked, plan.batch as u64)?;
+        *unclocked = unclocked.saturating_add(b as u64);
         let info = sampler.step(&job.objective, &mut rng, ws, batch, b);
         if counts_underflow {
             out.underflow += underflowed(&batch.x[..b * d], d);
         }
         // Summaries of the batch; a non-finite value anywhere makes a summary
         // non-finite, and only then does the slow path look for it.
-        summarise(batch, b, p, info.scores, &mut stats);
+        summarise(batch, b, p, info.scores, stats);
         let mut b_used = b;
         if !stats.iter().all(CoMoments::is_finite) {
             let found = NonFinite {
@@ -101,22 +196,40 @@ pub(super) fn run_chunk(
                 p,
                 scores: info.scores,
             };
-            b_used = found.handle(batch, &mut keep[..b], &mut stats, &mut out)?;
+            b_used = found.handle(batch, &mut keep[..b], stats, &mut out)?;
         }
-        out.absorb(&stats);
-        xs.add(&batch.x[..b_used * d], b_used, &mut batch.base[..b_used]);
+        absorb(&mut out, sums.terms, stats);
+        let x = &batch.x[..b_used * d];
+        xs.add(x, b_used, &mut batch.base[..b_used], sums.x);
         controls.progress.fetch_add(b as u64, Ordering::Relaxed);
     }
-    out.x = xs.finish();
+    xs.finish(sums.x);
     Ok(out)
 }
 
-/// Stops on cancellation or past the deadline.
-fn check_controls(controls: &Controls<'_>, total: u64) -> Result<(), RunError> {
+/// Stops on cancellation (checked before every batch) or past the deadline.
+/// The clock is read before a worker's first batch and then once a full
+/// batch's worth of samples (`plan.batch`) has been drawn since the last
+/// reading: before every batch of an ordinary chunk, and not 64 times for a
+/// small job's 64 chunks of a few samples (a reading costs about what drawing
+/// a sample does).
+fn check_controls(
+    controls: &Controls<'_>,
+    total: u64,
+    unclocked: &mut u64,
+    every: u64,
+) -> Result<(), RunError> {
     if controls.cancel.load(Ordering::Relaxed) {
         return Err(RunError::Cancelled);
     }
-    if controls.deadline.is_some_and(|t| Instant::now() >= t) {
+    let Some(deadline) = controls.deadline else {
+        return Ok(());
+    };
+    if *unclocked < every {
+        return Ok(());
+    }
+    *unclocked = 0;
+    if Instant::now() >= deadline {
         return Err(RunError::DeadlineExceeded {
             done: controls.progress.load(Ordering::Relaxed),
             total,
@@ -150,7 +263,7 @@ impl NonFinite {
         batch: &mut Batch,
         keep: &mut [bool],
         stats: &mut Vec<CoMoments>,
-        out: &mut ChunkOut,
+        out: &mut Totals,
     ) -> Result<usize, RunError> {
         let (b, d, p) = (keep.len(), self.d, self.p);
         let (x, f, u) = (&batch.x[..b * d], &batch.f[..b], &batch.u[..b * p]);
@@ -231,9 +344,9 @@ fn compact(batch: &mut Batch, keep: &[bool], d: usize, p: usize, use_v: bool) ->
 /// Moments of each coordinate of x over a chunk. For small D (≤ 4), exact
 /// per-batch moments merged; otherwise shifted sums (shift a = the chunk's first
 /// sample): mean = a + S₁/n, M₂ = S₂ − S₁²/n with S₁ = Σ(x − a), S₂ = Σ(x − a)².
+/// The small-D moments are merged straight into the chunk's summary.
 struct XStats {
     d: usize,
-    small: Vec<Moments>,
     shift: Option<Vec<f64>>,
     s1: Vec<f64>,
     s2: Vec<f64>,
@@ -241,24 +354,26 @@ struct XStats {
 }
 
 impl XStats {
+    /// Allocates only for D > 4 (the shifted sums).
     fn new(d: usize) -> XStats {
+        let sums = if d <= 4 { 0 } else { d };
         XStats {
             d,
-            small: vec![Moments::default(); if d <= 4 { d } else { 0 }],
             shift: None,
-            s1: vec![0.0; d],
-            s2: vec![0.0; d],
+            s1: vec![0.0; sums],
+            s2: vec![0.0; sums],
             used: 0,
         }
     }
 
-    /// Adds `rows` samples `x`; `col` (`rows` numbers) is scratch.
-    fn add(&mut self, x: &[f64], rows: usize, col: &mut [f64]) {
+    /// Adds `rows` samples `x`; `col` (`rows` numbers) is scratch; `out` holds
+    /// the chunk's D moments so far.
+    fn add(&mut self, x: &[f64], rows: usize, col: &mut [f64], out: &mut [Moments]) {
         let d = self.d;
         if rows > 0 && d == 1 {
-            self.small[0].merge(&Moments::of(x));
+            out[0].merge(&Moments::of(x));
         } else if rows > 0 && d <= 4 {
-            for (j, xm) in self.small.iter_mut().enumerate() {
+            for (j, xm) in out.iter_mut().enumerate() {
                 for (c, row) in col.iter_mut().zip(x.chunks_exact(d)) {
                     *c = row[j];
                 }
@@ -277,19 +392,23 @@ impl XStats {
         }
     }
 
-    fn finish(self) -> Vec<Moments> {
+    /// Writes the moments of the shifted sums into `out` (D > 4; for small D
+    /// `out` is complete already, and it stays zero when no sample was kept).
+    fn finish(self, out: &mut [Moments]) {
         let n = self.used as f64;
         let (s1, s2) = (&self.s1, &self.s2);
         match self.shift {
-            _ if self.d <= 4 => self.small,
-            Some(sh) if n > 0.0 => (0..self.d)
-                .map(|j| Moments {
-                    n,
-                    mean: sh[j] + s1[j] / n,
-                    m2: non_negative(s2[j] - s1[j] * s1[j] / n),
-                })
-                .collect(),
-            _ => vec![Moments::default(); self.d],
+            _ if self.d <= 4 => {}
+            Some(sh) if n > 0.0 => {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o = Moments {
+                        n,
+                        mean: sh[j] + s1[j] / n,
+                        m2: non_negative(s2[j] - s1[j] * s1[j] / n),
+                    };
+                }
+            }
+            _ => {}
         }
     }
 }

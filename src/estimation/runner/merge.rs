@@ -28,7 +28,7 @@ pub(super) struct Merged {
 }
 
 /// Merges the chunks of a job, in chunk order.
-pub(super) fn merge(job: &Job, outs: &[ChunkOut]) -> Result<Merged, RunError> {
+pub(super) fn merge(job: &Job, outs: &[ChunkOut<'_>]) -> Result<Merged, RunError> {
     let dist = job.distribution.as_ref();
     let (d, p) = (dist.dim(), grad_len(dist));
     let mut m = Merged {
@@ -45,7 +45,7 @@ pub(super) fn merge(job: &Job, outs: &[ChunkOut]) -> Result<Merged, RunError> {
     };
     for o in outs {
         m.f.merge(&o.f);
-        for (a, b) in m.xs.iter_mut().zip(&o.x) {
+        for (a, b) in m.xs.iter_mut().zip(o.x) {
             a.merge(b);
         }
         m.non_finite += o.non_finite;
@@ -77,10 +77,11 @@ pub(super) fn merge(job: &Job, outs: &[ChunkOut]) -> Result<Merged, RunError> {
     Ok(m)
 }
 
-/// Per chunk and component, the baseline coefficient applied to v: the
-/// cross-fitted optimal baseline (reported as its mean over the chunks), else 0.
-fn coefficients(job: &Job, outs: &[ChunkOut], p: usize, m: &mut Merged) -> Vec<Vec<f64>> {
-    let mut coef = vec![vec![0.0; p]; outs.len()];
+/// Per chunk c and component k, the baseline coefficient applied to v, at
+/// `c·p + k`: the cross-fitted optimal baseline (reported as its mean over the
+/// chunks), else 0.
+fn coefficients(job: &Job, outs: &[ChunkOut<'_>], p: usize, m: &mut Merged) -> Vec<f64> {
+    let mut coef = vec![0.0; outs.len() * p];
     let optimal = matches!(
         job.estimator,
         Estimator::ScoreFunction {
@@ -94,7 +95,7 @@ fn coefficients(job: &Job, outs: &[ChunkOut], p: usize, m: &mut Merged) -> Vec<V
             cross_fit(outs, p, &mut coef);
         }
         let mean_b: Vec<f64> = (0..p)
-            .map(|k| coef.iter().map(|c| c[k]).sum::<f64>() / coef.len() as f64)
+            .map(|k| coef.chunks_exact(p).map(|c| c[k]).sum::<f64>() / outs.len() as f64)
             .collect();
         m.baseline = Some(mean_b);
     }
@@ -105,12 +106,13 @@ fn coefficients(job: &Job, outs: &[ChunkOut], p: usize, m: &mut Merged) -> Vec<V
 /// the gradient is their mean, `variance` the per-sample variance, and the
 /// standard error comes from the chunk means (batch means), or √(var/n) when
 /// there are too few chunks for that.
-fn components(outs: &[ChunkOut], coef: &[Vec<f64>], m: &mut Merged) {
-    for k in 0..m.gradient.len() {
+fn components(outs: &[ChunkOut<'_>], coef: &[f64], m: &mut Merged) {
+    let p = m.gradient.len();
+    for k in 0..p {
         let per_chunk: Vec<Moments> = outs
             .iter()
-            .zip(coef)
-            .map(|(o, c)| o.terms[k].apply(c[k]))
+            .enumerate()
+            .map(|(c, o)| o.terms[k].apply(coef[c * p + k]))
             .collect();
         let mut all = Moments::default();
         per_chunk.iter().for_each(|q| all.merge(q));
@@ -124,7 +126,7 @@ fn components(outs: &[ChunkOut], coef: &[Vec<f64>], m: &mut Merged) {
 /// Leave-one-chunk-out optimal baselines: for chunk c and component k,
 /// b = C_uv/M2_v of all chunks but c (merged from prefix and suffix summaries,
 /// in a fixed order), so b is independent of chunk c's samples.
-fn cross_fit(outs: &[ChunkOut], p: usize, coef: &mut [Vec<f64>]) {
+fn cross_fit(outs: &[ChunkOut<'_>], p: usize, coef: &mut [f64]) {
     let c = outs.len();
     for k in 0..p {
         let mut suffix = vec![CoMoments::default(); c + 1];
@@ -134,7 +136,7 @@ fn cross_fit(outs: &[ChunkOut], p: usize, coef: &mut [Vec<f64>]) {
             suffix[i] = m;
         }
         let mut prefix = CoMoments::default();
-        for (i, (row, out)) in coef.iter_mut().zip(outs).enumerate() {
+        for (i, (row, out)) in coef.chunks_exact_mut(p).zip(outs).enumerate() {
             let mut rest = prefix;
             rest.merge(&suffix[i + 1]);
             row[k] = rest.optimal_b();

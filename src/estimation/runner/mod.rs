@@ -6,8 +6,9 @@
 //!
 //! Within a chunk, samples are drawn and evaluated in batches (a few hundred to a
 //! few thousand numbers), so the objective is interpreted once per batch, and the
-//! hot loop neither allocates nor locks. Cancellation, a deadline and progress
-//! are checked between batches.
+//! hot loop neither allocates nor locks. Cancellation and progress are checked
+//! between batches, the deadline between batches at least once per batch's
+//! worth of samples.
 //!
 //! Standard errors come from batch means over the chunks (at least 64 whenever
 //! N ≥ 128), which stay honest when terms within a chunk are correlated
@@ -31,7 +32,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub use crate::estimation::rng::chunk_rng;
-use chunk::{ChunkOut, Scratch, run_chunk};
+use chunk::{ChunkOut, Scratch, Summaries, run_chunk};
 use merge::Merged;
 pub use plan::{Plan, default_threads};
 
@@ -74,7 +75,8 @@ pub fn run_with_threads(
     };
     let (plan, per_sample) = Plan::for_job(job, sampler.aux_len());
     let threads = plan::threads(&plan, job.samples, per_sample, threads);
-    let outs = run_chunks(job, sampler.as_ref(), &plan, controls, threads)?;
+    let summaries = run_chunks(job, sampler.as_ref(), &plan, controls, threads);
+    let outs = in_chunk_order(&summaries)?;
     let merged = merge::merge(job, &outs)?;
     let warnings = warnings::warnings(&warnings::Facts {
         job,
@@ -115,18 +117,19 @@ fn layout(dist: &dyn Distribution) -> Vec<ParamLayout> {
 /// next chunk index from a shared counter. A job's threads are its own (not a
 /// shared pool's), so concurrent jobs share the cores through the OS scheduler:
 /// a small request never waits behind the queued chunks of a large one.
-/// Results are placed by chunk index, so the thread count changes nothing.
+/// Returns each thread's summaries (placed by chunk index afterwards, so the
+/// thread count changes nothing).
 fn run_chunks(
     job: &Job,
     sampler: &dyn Sampler,
     plan: &Plan,
     controls: &Controls<'_>,
     threads: usize,
-) -> Result<Vec<ChunkOut>, RunError> {
+) -> Vec<Summaries> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let work = || {
-        let mut done = Vec::new();
+        let mut done = Summaries::new(job, plan.chunks.div_ceil(threads.max(1)));
         let mut scratch: Option<Scratch> = None;
         while !stop.load(Ordering::Relaxed) {
             let c = next.fetch_add(1, Ordering::Relaxed);
@@ -134,41 +137,41 @@ fn run_chunks(
                 break;
             }
             let scratch = scratch.get_or_insert_with(|| Scratch::new(job, plan, sampler.aux_len()));
-            let r = run_chunk(
-                job,
-                sampler,
-                plan,
-                c,
-                chunk_rng(job.seed, c as u64),
-                controls,
-                scratch,
-            );
-            if r.is_err() {
+            if !run_chunk(job, sampler, plan, c, controls, scratch, &mut done) {
                 stop.store(true, Ordering::Relaxed);
             }
-            done.push((c, r));
         }
         done
     };
-    let mut results: Vec<(usize, Result<ChunkOut, RunError>)> = if threads <= 1 {
-        work()
+    if threads <= 1 {
+        vec![work()]
     } else {
         std::thread::scope(|s| {
             let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            let mut all = work();
+            let mut all = vec![work()];
             for h in helpers {
                 match h.join() {
-                    Ok(done) => all.extend(done),
+                    Ok(done) => all.push(done),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
             all
         })
-    };
-    results.sort_by_key(|(c, _)| *c);
-    // The first error in chunk order, so the outcome does not depend on timing
-    // more than it must (a cancellation or deadline still depends on when).
-    results.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// The chunks' summaries in chunk order, or the first error in chunk order (so
+/// the outcome does not depend on timing more than it must: a cancellation or
+/// deadline still depends on when).
+fn in_chunk_order(summaries: &[Summaries]) -> Result<Vec<ChunkOut<'_>>, RunError> {
+    let mut ran: Vec<(usize, &Summaries, usize)> = summaries
+        .iter()
+        .flat_map(|s| s.ran.iter().enumerate().map(move |(i, (c, _))| (*c, s, i)))
+        .collect();
+    // Chunk indices are distinct, so the unstable sort (which, unlike the
+    // stable one, needs no buffer) gives the one order.
+    ran.sort_unstable_by_key(|(c, _, _)| *c);
+    ran.into_iter().map(|(_, s, i)| s.get(i)).collect()
 }
 
 /// The sampled result, from the merged chunks.

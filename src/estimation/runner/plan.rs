@@ -1,6 +1,8 @@
 //! How a job is cut into chunks and batches, and on how many threads it runs:
 //! functions of the job alone (the thread count changes nothing in the result).
 
+use std::sync::OnceLock;
+
 use crate::estimation::distributions::{grad_len, log_len};
 use crate::estimation::job::Job;
 
@@ -83,9 +85,13 @@ impl Plan {
 /// runs on one thread: starting another costs more than it saves.
 const WORK_PER_THREAD: u64 = 1 << 18;
 
-/// The number of threads [`run`](super::run) uses: one per available core.
+/// The number of threads [`run`](super::run) uses: one per available core,
+/// read once per process. (`available_parallelism` opens and reads the cgroup
+/// quota files on every call, some 10 µs: more than a small job's sampling.
+/// The count changes nothing in a result, only how fast it comes.)
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Threads for a plan: at most `threads`, one per chunk at most, and one per

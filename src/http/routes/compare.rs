@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::extract::State;
 
 use crate::http::error::{ApiError, Problem};
@@ -38,7 +37,7 @@ use crate::jobs::{Deadline, Handle, estimate};
 pub async fn compare_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<CompareRequest>,
-) -> Result<Json<CompareResponse>, ApiError> {
+) -> Result<ApiJson<CompareResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
     let compare = prepare(&state, request).await?;
     let (samples, seed, jobs) = (compare.samples, compare.seed, compare.jobs);
@@ -50,5 +49,5 @@ pub async fn compare_create(
                 .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    Ok(Json(CompareResponse::new(samples, seed, &runs)))
+    Ok(ApiJson(CompareResponse::new(samples, seed, &runs)))
 }

@@ -2,7 +2,6 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::extract::State;
 
 use crate::http::error::{ApiError, Problem};
@@ -35,7 +34,7 @@ use crate::jobs::{Deadline, Handle, estimate};
 pub async fn estimate_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
-) -> Result<Json<EstimateResponse>, ApiError> {
+) -> Result<ApiJson<EstimateResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
     let job = prepare(&state, request).await?;
     let run = state
@@ -43,5 +42,5 @@ pub async fn estimate_create(
         .run(Handle::new(), Deadline::At(deadline), move |c| {
             estimate(&job, c)
         });
-    Ok(Json(EstimateResponse::from(&run.await?)))
+    Ok(ApiJson(EstimateResponse::from(&run.await?)))
 }
