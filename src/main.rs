@@ -7,16 +7,6 @@ use clap::Parser;
 use gradest::config::{Cli, Command};
 use gradest::{http, telemetry};
 
-/// mimalloc rather than glibc's malloc: a request's job is built on an async
-/// worker and dropped on the blocking thread that ran it, its result the other
-/// way round, and glibc serialises such cross-thread frees on arena locks
-/// (under a load of small requests, futex waits on them were a tenth of the
-/// service's time). mimalloc frees to the owning thread's heap without a lock.
-/// The library and its tests keep the system allocator; the results do not
-/// depend on the allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.command == Some(Command::Openapi) {
