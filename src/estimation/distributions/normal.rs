@@ -80,6 +80,28 @@ impl Normal {
     }
 }
 
+impl Normal {
+    /// x ← μ + σ·x, componentwise, for standard normals x (sample-major).
+    fn shift_scale(&self, x: &mut [f64]) {
+        simd::dispatch(
+            #[inline(always)]
+            || {
+                let d = self.dim();
+                if d == 1 {
+                    let (m, s) = (self.loc[0], self.scale[0]);
+                    x.iter_mut().for_each(|v| *v = m + s * *v);
+                    return;
+                }
+                for row in x.chunks_exact_mut(d) {
+                    for ((v, m), s) in row.iter_mut().zip(&self.loc).zip(&self.scale) {
+                        *v = m + s * *v;
+                    }
+                }
+            },
+        )
+    }
+}
+
 impl Distribution for Normal {
     fn family(&self) -> &'static FamilyInfo {
         &FAMILY
@@ -95,22 +117,7 @@ impl Distribution for Normal {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         standard_normals(rng, x);
-        simd::dispatch(
-            #[inline(always)]
-            || {
-                let d = self.dim();
-                if d == 1 {
-                    let (m, s) = (self.loc[0], self.scale[0]);
-                    x.iter_mut().for_each(|v| *v = m + s * *v);
-                } else {
-                    for row in x.chunks_exact_mut(d) {
-                        for ((v, m), s) in row.iter_mut().zip(&self.loc).zip(&self.scale) {
-                            *v = m + s * *v;
-                        }
-                    }
-                }
-            },
-        )
+        self.shift_scale(x);
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
@@ -147,24 +154,8 @@ impl Reparameterized for Normal {
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
         standard_normals(rng, aux);
-        simd::dispatch(
-            #[inline(always)]
-            || {
-                let d = self.dim();
-                if d == 1 {
-                    let (m, s) = (self.loc[0], self.scale[0]);
-                    for (v, e) in x.iter_mut().zip(aux.iter()) {
-                        *v = m + s * e;
-                    }
-                    return;
-                }
-                for (xr, er) in x.chunks_exact_mut(d).zip(aux.chunks_exact(d)) {
-                    for i in 0..d {
-                        xr[i] = self.loc[i] + self.scale[i] * er[i];
-                    }
-                }
-            },
-        )
+        x.copy_from_slice(aux);
+        self.shift_scale(x);
     }
 
     fn pullback(&self, _x: &[f64], eps: &[f64], gx: &[f64], g: &mut [f64]) {

@@ -138,17 +138,10 @@ pub fn sigmoid(a: f64) -> f64 {
 }
 
 /// Forward kernels, one monomorphised loop per function (the dispatch on the
-/// function happens once per batch, outside the loop, so each loop vectorises).
-/// [`forward_map_lanes`] at the CPU's best vector width ([`simd::dispatch`]).
-fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
-    simd::dispatch(
-        #[inline(always)]
-        || forward_map_lanes(m, out, a, b, n),
-    )
-}
-
+/// function happens once per batch, outside the loop, so each loop vectorises;
+/// [`forward`] runs them at the CPU's best width).
 #[inline(always)]
-fn forward_map_lanes(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
+fn forward_map(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
     // The transcendental functions go through the vectorised batch kernels
     // (≤ 1 ulp, see `fastmath`) when the argument is one flat array.
     if let Some(Flat::Slice(av)) = a.flat(b, n) {
@@ -188,16 +181,8 @@ fn forward_map_lanes(m: Map, out: &mut [f64], a: View<'_>, b: usize, n: usize) {
     }
 }
 
-/// [`forward_zip_lanes`] at the CPU's best vector width ([`simd::dispatch`]).
-fn forward_zip(z: Zip, out: &mut [f64], a: View<'_>, c: View<'_>, b: usize, n: usize) {
-    simd::dispatch(
-        #[inline(always)]
-        || forward_zip_lanes(z, out, a, c, b, n),
-    )
-}
-
 #[inline(always)]
-fn forward_zip_lanes(z: Zip, out: &mut [f64], a: View<'_>, c: View<'_>, b: usize, n: usize) {
+fn forward_zip(z: Zip, out: &mut [f64], a: View<'_>, c: View<'_>, b: usize, n: usize) {
     let step = |t: bool| f64::from(u8::from(t));
     match z {
         Zip::Add => zip_views(out, a, c, b, n, |p, q| p + q),
@@ -244,27 +229,10 @@ fn map_back(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn backward_map(
-    m: Map,
-    adj_a: &mut [f64],
-    adj_out: &[f64],
-    a: View<'_>,
-    y: View<'_>,
-    b: usize,
-    n: usize,
-    scratch: &mut [f64],
-) {
-    simd::dispatch(
-        #[inline(always)]
-        || backward_map_lanes(m, adj_a, adj_out, a, y, b, n, scratch),
-    )
-}
-
-/// The body of [`backward_map`], inlined into each level's copy.
+/// ∂y/∂a for y = m(a), accumulated ([`backward`] runs it at the CPU's best width).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn backward_map_lanes(
+fn backward_map(
     m: Map,
     adj_a: &mut [f64],
     adj_out: &[f64],
@@ -388,28 +356,8 @@ fn zip_back(
 
 /// ∂y/∂a (`which` = 0) or ∂y/∂c (`which` = 1) for y = z(a, c), accumulated.
 #[allow(clippy::too_many_arguments)]
-fn backward_zip(
-    z: Zip,
-    which: usize,
-    adj_arg: &mut [f64],
-    la: usize,
-    adj_out: &[f64],
-    a: View<'_>,
-    c: View<'_>,
-    y: View<'_>,
-    b: usize,
-    n: usize,
-) {
-    simd::dispatch(
-        #[inline(always)]
-        || backward_zip_lanes(z, which, adj_arg, la, adj_out, a, c, y, b, n),
-    )
-}
-
-/// The body of [`backward_zip`], inlined into each level's copy.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn backward_zip_lanes(
+fn backward_zip(
     z: Zip,
     which: usize,
     adj_arg: &mut [f64],
