@@ -18,7 +18,7 @@
 //! reduction. Then (r cos φ, r sin φ) are two independent N(0, 1) draws.
 //! u₁ ≥ 2⁻⁵³ bounds |z| ≤ √(106 ln 2) = 8.57: the mass of N(0, 1) beyond that
 //! is 10⁻¹⁷, far below anything a Monte Carlo estimate can resolve. ln, sin
-//! and cos are fdlibm's kernels ([`fastmath`], < 1 ulp).
+//! and cos are fdlibm's kernels ([`super::fastmath`], < 1 ulp).
 //!
 //! A block of m pairs takes 2m words, the first m for the radii and the next m
 //! for the angles, and writes the m cosines then the m sines; an odd request
