@@ -9,6 +9,8 @@ use crate::estimation::distributions::{Distribution, LogSpace, grad_len, log_len
 use crate::estimation::estimator::Baseline;
 use crate::estimation::objective::{Program, Want, Workspace};
 use crate::estimation::rng::SampleRng;
+use crate::estimation::simd;
+use crate::estimation::stats::sum;
 
 /// The score function with its baseline, on a distribution.
 pub struct ScoreFunction<'a> {
@@ -84,11 +86,16 @@ impl Sampler for ScoreFunction<'_> {
 /// Entries of `f` that are not finite are left out of the sum (their samples are
 /// dropped by the caller); `out[i]` is then only meaningful for finite fᵢ.
 pub fn leave_one_out(f: &[f64], out: &mut [f64]) {
-    let (mut sum, mut m) = (0.0, 0usize);
-    for v in f.iter().filter(|v| v.is_finite()) {
-        sum += v;
-        m += 1;
-    }
+    // The vectorised sum when every fᵢ is finite (then so is the sum, unless it
+    // overflowed); otherwise the sum over the finite ones, in order.
+    let all = sum(f);
+    let (sum, m) = if all.is_finite() {
+        (all, f.len())
+    } else {
+        f.iter()
+            .filter(|v| v.is_finite())
+            .fold((0.0, 0usize), |(s, m), v| (s + v, m + 1))
+    };
     if m < 2 {
         out.fill(0.0);
         return;
@@ -102,32 +109,37 @@ pub fn leave_one_out(f: &[f64], out: &mut [f64]) {
 /// Per-sample terms `u[k·b + r] = direct[k·b + r] + (f[r] − base[r])·s[k·b + r]`,
 /// where `base` is empty for no baseline, one number for a constant, or b numbers.
 pub fn terms(f: &[f64], base: &[f64], s: &[f64], direct: Option<&[f64]>, u: &mut [f64]) {
-    let b = f.len();
-    for (k, (uk, sk)) in u.chunks_exact_mut(b).zip(s.chunks_exact(b)).enumerate() {
-        match base.len() {
-            0 => {
-                for ((o, fv), sv) in uk.iter_mut().zip(f).zip(sk) {
-                    *o = fv * sv;
+    simd::dispatch(
+        #[inline(always)]
+        || {
+            let b = f.len();
+            for (k, (uk, sk)) in u.chunks_exact_mut(b).zip(s.chunks_exact(b)).enumerate() {
+                match base.len() {
+                    0 => {
+                        for ((o, fv), sv) in uk.iter_mut().zip(f).zip(sk) {
+                            *o = fv * sv;
+                        }
+                    }
+                    1 => {
+                        let c = base[0];
+                        for ((o, fv), sv) in uk.iter_mut().zip(f).zip(sk) {
+                            *o = (fv - c) * sv;
+                        }
+                    }
+                    _ => {
+                        for (((o, fv), bv), sv) in uk.iter_mut().zip(f).zip(base).zip(sk) {
+                            *o = (fv - bv) * sv;
+                        }
+                    }
+                }
+                if let Some(d) = direct {
+                    for (o, dv) in uk.iter_mut().zip(&d[k * b..(k + 1) * b]) {
+                        *o += dv;
+                    }
                 }
             }
-            1 => {
-                let c = base[0];
-                for ((o, fv), sv) in uk.iter_mut().zip(f).zip(sk) {
-                    *o = (fv - c) * sv;
-                }
-            }
-            _ => {
-                for (((o, fv), bv), sv) in uk.iter_mut().zip(f).zip(base).zip(sk) {
-                    *o = (fv - bv) * sv;
-                }
-            }
-        }
-        if let Some(d) = direct {
-            for (o, dv) in uk.iter_mut().zip(&d[k * b..(k + 1) * b]) {
-                *o += dv;
-            }
-        }
-    }
+        },
+    )
 }
 
 #[cfg(test)]
