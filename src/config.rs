@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::estimation::simd::{self, Level};
@@ -48,8 +49,8 @@ pub struct Config {
     /// CPU feature level of the sampling and evaluation kernels: the best this
     /// CPU has, or a lower one. Results are bit-identical on every level; only
     /// speed differs.
-    #[arg(long, env = "GRADEST_SIMD", value_enum, default_value_t = SimdLevel::Auto)]
-    pub simd: SimdLevel,
+    #[arg(long, env = "GRADEST_SIMD", default_value = "auto", value_parser = simd_cap_parser())]
+    pub simd: SimdCap,
     #[command(flatten)]
     pub limits: Limits,
 }
@@ -60,7 +61,7 @@ impl Default for Config {
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             log: "info".to_string(),
             log_format: LogFormat::Text,
-            simd: SimdLevel::Auto,
+            simd: SimdCap(None),
             limits: Limits::default(),
         }
     }
@@ -75,28 +76,24 @@ pub enum LogFormat {
     Text,
 }
 
-/// A choice of CPU feature level (see [`crate::estimation::simd`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SimdLevel {
-    /// The best level this CPU offers.
-    Auto,
-    /// Baseline instructions only (SSE2 on x86-64).
-    Portable,
-    /// AVX2 (x86-64-v3).
-    Avx2,
-    /// AVX-512 (x86-64-v4).
-    Avx512,
+/// The `GRADEST_SIMD` choice: `auto` (None: the best level this CPU has) or a
+/// level by its name ([`Level::name`], the one table of the names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SimdCap(pub Option<Level>);
+
+/// Accepts `auto` and the levels' names, and lists them in `--help`.
+fn simd_cap_parser() -> impl TypedValueParser<Value = SimdCap> {
+    let names = std::iter::once("auto").chain(Level::ALL.map(Level::name));
+    PossibleValuesParser::new(names.collect::<Vec<_>>())
+        .map(|name: String| SimdCap(Level::from_name(&name)))
 }
 
-impl SimdLevel {
+impl SimdCap {
     /// Caps the kernels at this level; an error names the level this CPU has
     /// when it lacks the one asked for.
     pub fn apply(self) -> Result<Level, String> {
-        let level = match self {
-            SimdLevel::Auto => return Ok(simd::active()),
-            SimdLevel::Portable => Level::Portable,
-            SimdLevel::Avx2 => Level::Avx2,
-            SimdLevel::Avx512 => Level::Avx512,
+        let Some(level) = self.0 else {
+            return Ok(simd::active());
         };
         simd::limit(level).map(|()| level).map_err(|best| {
             format!(

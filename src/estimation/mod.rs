@@ -11,8 +11,8 @@
 //! - [`job`]: a validated job and the hooks to stop and watch its run;
 //!   [`estimator`]: what it asks for; [`rng`]: the random streams;
 //! - [`simd`]: CPU feature levels and the run-time dispatch of the batch
-//!   kernels; [`fastmath`]: batch exp, ln, sin, cos; [`variates`]: uniforms,
-//!   normals and exponentials a batch at a time;
+//!   kernels; [`fastmath`]: batch exp, ln, sin, cos; [`variates`]: normals
+//!   and exponentials a batch at a time;
 //! - [`special`]: digamma, trigamma and the regularized upper incomplete gamma
 //!   function, on `libm`;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;

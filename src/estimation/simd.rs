@@ -115,38 +115,19 @@ pub fn active() -> Level {
 /// anything else runs at the portable level (still the same bits, only slower).
 #[inline(always)]
 pub fn dispatch<R>(kernel: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use pulp::x86::{V3, V4};
-        match active() {
-            Level::Avx512 => {
-                if let Some(v4) = V4::try_new() {
-                    return dispatch_on(v4, kernel);
-                }
-            }
-            Level::Avx2 => {
-                if let Some(v3) = V3::try_new() {
-                    return dispatch_on(v3, kernel);
-                }
-            }
-            Level::Portable => {}
-        }
-    }
-    kernel()
+    dispatch_vectors(Op(kernel))
 }
 
-/// Calls `kernel` from inside a function compiled with `simd`'s features.
-#[inline(always)]
-fn dispatch_on<S: pulp::Simd, R>(simd: S, kernel: impl FnOnce() -> R) -> R {
-    struct Op<F>(F);
-    impl<R, F: FnOnce() -> R> pulp::WithSimd for Op<F> {
-        type Output = R;
-        #[inline(always)]
-        fn with_simd<S: pulp::Simd>(self, _: S) -> R {
-            (self.0)()
-        }
+/// A closure as a pulp kernel that does not use the vector token: pulp calls it
+/// from inside a function compiled with the level's features.
+struct Op<F>(F);
+
+impl<R, F: FnOnce() -> R> pulp::WithSimd for Op<F> {
+    type Output = R;
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> R {
+        (self.0)()
     }
-    simd.vectorize(Op(kernel))
 }
 
 /// Runs a kernel written over pulp's portable vector type `S::f64s` (8 lanes
@@ -202,19 +183,23 @@ pub fn dispatch_explicit<K: Explicit>(kernel: K) -> K::Output {
         match active() {
             Level::Avx512 => {
                 if let Some(v4) = V4::try_new() {
-                    return dispatch_on(
+                    return pulp::Simd::vectorize(
                         v4,
-                        #[inline(always)]
-                        move || kernel.avx512(v4),
+                        Op(
+                            #[inline(always)]
+                            move || kernel.avx512(v4),
+                        ),
                     );
                 }
             }
             Level::Avx2 => {
                 if let Some(v3) = V3::try_new() {
-                    return dispatch_on(
+                    return pulp::Simd::vectorize(
                         v3,
-                        #[inline(always)]
-                        move || kernel.avx2(v3),
+                        Op(
+                            #[inline(always)]
+                            move || kernel.avx2(v3),
+                        ),
                     );
                 }
             }

@@ -1,4 +1,5 @@
-//! Standard variates a batch at a time: uniforms, normals, exponentials.
+//! Standard variates a batch at a time: normals and exponentials (from
+//! uniforms made of the generator's words).
 //!
 //! Each fills a slice from the chunk's stream ([`SampleRng`]) in blocks: the
 //! 64-bit words of a block are drawn in one bulk fill, then turned into
@@ -117,18 +118,6 @@ pub fn normal(rng: &mut SampleRng) -> f64 {
 /// One standard exponential, −ln(u + 2⁻⁵³).
 pub fn exponential(rng: &mut SampleRng) -> f64 {
     -ln_in_range(open_unit(rng.next_word()))
-}
-
-/// Fills `out` with independent uniforms on [0, 1).
-pub fn uniforms(rng: &mut SampleRng, out: &mut [f64]) {
-    let mut words = [0u64; 2 * BLOCK];
-    for block in out.chunks_mut(2 * BLOCK) {
-        let w = &mut words[..block.len()];
-        rng.fill_u64(w);
-        for (u, &wi) in block.iter_mut().zip(w.iter()) {
-            *u = unit(wi);
-        }
-    }
 }
 
 #[cfg(test)]
