@@ -136,6 +136,7 @@ mod tests {
                 baseline: None,
                 category_frequencies: None,
                 chunks: 1,
+                evaluations_per_sample: 1.0,
                 warnings: Vec::new(),
             },
         }

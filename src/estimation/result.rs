@@ -54,6 +54,9 @@ pub struct Diagnostics {
     pub baseline: Option<Vec<f64>>,
     pub category_frequencies: Option<CategoryFit>,
     pub chunks: usize,
+    /// Evaluations of f per sample: 1 for most estimators, 2 for ARM/DisARM's
+    /// pair, 1 + 2P for measure-valued derivatives, 0 for exact enumeration.
+    pub evaluations_per_sample: f64,
     pub warnings: Vec<String>,
 }
 

@@ -187,6 +187,10 @@ pub struct DiagnosticsOut {
     /// Independent chunks the samples were drawn in (the standard errors are
     /// batch means over them).
     pub chunks: usize,
+    /// Evaluations of the objective per sample: 1 for most estimators, 2 for
+    /// ARM/DisARM's pair, 1 + 2P for measure-valued derivatives (P gradient
+    /// components), 0 for exact enumeration per sample drawn (none are).
+    pub evaluations_per_sample: f64,
     pub warnings: Vec<String>,
 }
 
@@ -243,6 +247,7 @@ impl From<&Estimate> for EstimateResponse {
                 baseline: d.baseline.as_deref().map(by),
                 category_frequencies: d.category_frequencies.as_ref().map(CategoryFitOut::from),
                 chunks: d.chunks,
+                evaluations_per_sample: d.evaluations_per_sample,
                 warnings: d.warnings.clone(),
             },
         }

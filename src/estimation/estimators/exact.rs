@@ -76,6 +76,7 @@ impl Exact {
                 baseline: None,
                 category_frequencies: None,
                 chunks: 0,
+                evaluations_per_sample: 0.0,
                 warnings: vec![format!(
                     "exact enumeration over {} outcomes; no sampling was done",
                     self.outcomes

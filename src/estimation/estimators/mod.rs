@@ -75,6 +75,12 @@ pub trait Sampler: Sync {
     /// Numbers per sample it keeps in [`Batch::aux`].
     fn aux_len(&self) -> usize;
 
+    /// Evaluations of the objective per sample (the result reports it; a
+    /// comparison's work-normalised variance counts it through the time taken).
+    fn evaluations_per_sample(&self) -> f64 {
+        1.0
+    }
+
     /// Draws a batch of `b` samples and writes f and the per-sample gradient
     /// terms u (and, for the score function, the scores v) into `batch`. A
     /// family drawn in log space draws its exact log values beside x: the

@@ -76,6 +76,7 @@ pub fn run_with_threads(
     let (plan, per_sample) = Plan::for_job(job, sampler.aux_len());
     let threads = plan::threads(&plan, job.samples, per_sample, threads);
     let summaries = run_chunks(job, sampler.as_ref(), &plan, controls, threads);
+    let evaluations = sampler.evaluations_per_sample();
     let outs = in_chunk_order(&summaries)?;
     let merged = merge::merge(job, &outs)?;
     let warnings = warnings::warnings(&warnings::Facts {
@@ -84,7 +85,9 @@ pub fn run_with_threads(
         merged: &merged,
     });
     let elapsed = started.elapsed().as_secs_f64();
-    Ok(estimate(job, &plan, merged, reference, warnings, elapsed))
+    let mut estimate = estimate(job, &plan, merged, reference, warnings, elapsed);
+    estimate.diagnostics.evaluations_per_sample = evaluations;
+    Ok(estimate)
 }
 
 /// The one check that the estimator is one of the family's (a [`Job`] is built
@@ -209,6 +212,7 @@ fn estimate(
             baseline: merged.baseline.clone(),
             category_frequencies: fitted,
             chunks: plan.chunks,
+            evaluations_per_sample: 1.0,
             warnings,
         },
         gradient: merged.gradient,
