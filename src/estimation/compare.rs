@@ -135,6 +135,7 @@ mod tests {
                 sample_variance: Vec::new(),
                 baseline: None,
                 category_frequencies: None,
+                control_variate: None,
                 chunks: 1,
                 evaluations_per_sample: 1.0,
                 warnings: Vec::new(),

@@ -49,6 +49,18 @@ pub enum RunError {
     },
     #[error("this family has no reparameterization")]
     NoReparameterization,
+    /// The delta-method control variate needs a Gaussian family.
+    #[error(
+        "the delta control variate applies only to the normal and multivariate_normal families"
+    )]
+    NotGaussian,
+    /// f, its gradient or its curvature is not finite at the mean, where the
+    /// delta-method control variate expands it.
+    #[error(
+        "the delta control variate expands the objective at the mean, where it (or its \
+         gradient or curvature) is not finite ({value}); use the estimator without it"
+    )]
+    DeltaNotFinite { value: f64 },
     #[error("this family has no relaxation")]
     NoRelaxation,
     #[error("this family cannot be enumerated")]

@@ -86,13 +86,35 @@ pub enum Estimator {
         hard: bool,
     },
     Exact,
+    /// The delta-method control variate on the pathwise or score-function
+    /// estimator (see [`Delta`]).
+    Delta(Delta),
+}
+
+/// The estimator that the delta-method control variate is applied to. With
+/// h(x) = f(μ) + ∇f(μ)ᵀ(x − μ) + ½(x − μ)ᵀH(x − μ), the second-order Taylor
+/// expansion of f at the mean, the term is u − β(ũ − E ũ), ũ the estimator's term
+/// for h (E ũ = ∇θ E h in closed form) and β cross-fitted between chunks like the
+/// optimal baseline, so it stays unbiased.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Delta {
+    Reparameterization,
+    /// With the score function's baseline (`Optimal` is not combined with it:
+    /// both take the cross-fitted coefficient).
+    ScoreFunction {
+        baseline: Baseline,
+    },
 }
 
 impl Estimator {
     pub fn kind(&self) -> EstimatorKind {
         match self {
-            Estimator::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
-            Estimator::Reparameterization => EstimatorKind::Reparameterization,
+            Estimator::ScoreFunction { .. } | Estimator::Delta(Delta::ScoreFunction { .. }) => {
+                EstimatorKind::ScoreFunction
+            }
+            Estimator::Reparameterization | Estimator::Delta(Delta::Reparameterization) => {
+                EstimatorKind::Reparameterization
+            }
             Estimator::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
             Estimator::Exact => EstimatorKind::Exact,
         }
@@ -101,5 +123,16 @@ impl Estimator {
     /// Whether the expectation of the estimate is the true gradient.
     pub fn unbiased(&self) -> bool {
         !matches!(self, Estimator::GumbelSoftmax { .. })
+    }
+
+    /// Whether the runner applies a coefficient cross-fitted between chunks to
+    /// the step's `v` (the optimal baseline, the delta control variate).
+    pub fn cross_fits(&self) -> bool {
+        matches!(
+            self,
+            Estimator::ScoreFunction {
+                baseline: Baseline::Optimal
+            } | Estimator::Delta(_)
+        )
     }
 }

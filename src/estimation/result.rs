@@ -37,6 +37,15 @@ pub struct CategoryFit {
     pub p_value: f64,
 }
 
+/// The delta-method control variate as applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlVariateInfo {
+    /// "dense" or "diagonal": the form of the Hessian in the expansion.
+    pub hessian: &'static str,
+    /// The cross-fitted coefficient β per gradient component (mean over chunks).
+    pub coefficient: Vec<f64>,
+}
+
 /// How the run went.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostics {
@@ -53,6 +62,8 @@ pub struct Diagnostics {
     /// The baseline applied, per gradient component (score function only).
     pub baseline: Option<Vec<f64>>,
     pub category_frequencies: Option<CategoryFit>,
+    /// The delta-method control variate, when used.
+    pub control_variate: Option<ControlVariateInfo>,
     pub chunks: usize,
     /// Evaluations of f per sample: 1 for most estimators, 2 for ARM/DisARM's
     /// pair, 1 + 2P for measure-valued derivatives, 0 for exact enumeration.

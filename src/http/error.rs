@@ -283,6 +283,8 @@ impl From<RunError> for ApiError {
             e @ RunError::NonFiniteOutcome { .. } => ApiError::NonFinite(e.to_string()),
             e @ (RunError::NotApplicable { .. }
             | RunError::NoReparameterization
+            | RunError::NotGaussian
+            | RunError::DeltaNotFinite { .. }
             | RunError::NoRelaxation
             | RunError::NotEnumerable
             | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),

@@ -144,6 +144,17 @@ pub struct EstimatorFields {
     pub temperature: Option<f64>,
     #[serde(default)]
     pub hard: Option<bool>,
+    #[serde(default)]
+    pub control_variate: Option<ControlVariateSpec>,
+}
+
+/// A control variate on the pathwise or score-function estimator: `delta`, the
+/// second-order Taylor expansion of f at the mean, whose expectation is known in
+/// closed form (normal and multivariate_normal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlVariateSpec {
+    Delta,
 }
 
 /// The estimator, tagged by `kind`. `GET /v1/catalog` lists the estimators
@@ -156,10 +167,21 @@ pub enum EstimatorSpec {
     ScoreFunction {
         #[serde(default)]
         baseline: BaselineSpec,
+        /// `delta` (normal, multivariate_normal; not with the `optimal`
+        /// baseline): the Taylor expansion of f at the mean as a control
+        /// variate, its coefficient cross-fitted between chunks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        control_variate: Option<ControlVariateSpec>,
     },
     /// Pathwise: x = g_θ(ε), the gradient flows through f (differentiable f; a
     /// step in f is warned about).
-    Reparameterization,
+    Reparameterization {
+        /// `delta` (normal, multivariate_normal): the Taylor expansion of f at
+        /// the mean as a control variate; exact with zero variance for a
+        /// quadratic f.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        control_variate: Option<ControlVariateSpec>,
+    },
     /// Gumbel-Softmax / binary Concrete relaxation for discrete families; biased
     /// (the result says so). `hard` is straight-through.
     GumbelSoftmax {
@@ -188,7 +210,9 @@ pub enum BaselineSpec {
 
 /// The estimators to compare: a list, or `"all"` (every estimator that applies
 /// to the family: score_function with baselines none, mean and optimal,
-/// reparameterization, gumbel_softmax at temperature 0.5, exact when feasible).
+/// reparameterization, gumbel_softmax at temperature 0.5, exact when feasible;
+/// on normal and multivariate_normal also the delta control variate on
+/// reparameterization and on score_function without a baseline).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum EstimatorList {
     #[default]
@@ -231,14 +255,21 @@ impl EstimatorList {
     pub fn all_of(kind: EstimatorKind) -> Vec<EstimatorSpec> {
         match kind {
             EstimatorKind::ScoreFunction => [
-                BaselineSpec::None,
-                BaselineSpec::Mean,
-                BaselineSpec::Optimal,
+                (BaselineSpec::None, None),
+                (BaselineSpec::Mean, None),
+                (BaselineSpec::Optimal, None),
+                (BaselineSpec::None, Some(ControlVariateSpec::Delta)),
             ]
             .into_iter()
-            .map(|baseline| EstimatorSpec::ScoreFunction { baseline })
+            .map(|(baseline, control_variate)| EstimatorSpec::ScoreFunction {
+                baseline,
+                control_variate,
+            })
             .collect(),
-            EstimatorKind::Reparameterization => vec![EstimatorSpec::Reparameterization],
+            EstimatorKind::Reparameterization => [None, Some(ControlVariateSpec::Delta)]
+                .into_iter()
+                .map(|control_variate| EstimatorSpec::Reparameterization { control_variate })
+                .collect(),
             EstimatorKind::GumbelSoftmax => vec![EstimatorSpec::GumbelSoftmax {
                 temperature: 0.5,
                 hard: false,
@@ -253,7 +284,7 @@ impl EstimatorSpec {
     pub fn kind(&self) -> EstimatorKind {
         match self {
             EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
-            EstimatorSpec::Reparameterization => EstimatorKind::Reparameterization,
+            EstimatorSpec::Reparameterization { .. } => EstimatorKind::Reparameterization,
             EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
             EstimatorSpec::Exact => EstimatorKind::Exact,
         }
@@ -266,14 +297,24 @@ impl EstimatorSpec {
             baseline: None,
             temperature: None,
             hard: None,
+            control_variate: None,
         };
         match self {
-            EstimatorSpec::ScoreFunction { baseline } => fields.baseline = Some(baseline),
+            EstimatorSpec::ScoreFunction {
+                baseline,
+                control_variate,
+            } => {
+                fields.baseline = Some(baseline);
+                fields.control_variate = control_variate;
+            }
+            EstimatorSpec::Reparameterization { control_variate } => {
+                fields.control_variate = control_variate;
+            }
             EstimatorSpec::GumbelSoftmax { temperature, hard } => {
                 fields.temperature = Some(temperature);
                 fields.hard = Some(hard);
             }
-            EstimatorSpec::Reparameterization | EstimatorSpec::Exact => {}
+            EstimatorSpec::Exact => {}
         }
         fields
     }

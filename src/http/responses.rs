@@ -153,6 +153,19 @@ impl From<&CategoryFit> for CategoryFitOut {
     }
 }
 
+/// The delta control variate as applied: h(x) = f(μ) + ∇f(μ)ᵀ(x − μ) +
+/// ½(x − μ)ᵀH(x − μ), the term u − β(ũ − E ũ).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ControlVariateOut {
+    /// `delta`.
+    pub kind: &'static str,
+    /// `dense` (d ≤ 256) or `diagonal` (larger d: only Hᵢᵢ, d work per sample).
+    pub hessian: &'static str,
+    /// The coefficient β per gradient component, cross-fitted between chunks
+    /// (mean over the chunks); 1 where h matches f exactly.
+    pub coefficient: ByParam,
+}
+
 /// How the run went.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct DiagnosticsOut {
@@ -184,6 +197,9 @@ pub struct DiagnosticsOut {
     /// their goodness of fit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category_frequencies: Option<CategoryFitOut>,
+    /// The delta control variate, when one was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control_variate: Option<ControlVariateOut>,
     /// Independent chunks the samples were drawn in (the standard errors are
     /// batch means over them).
     pub chunks: usize,
@@ -246,6 +262,11 @@ impl From<&Estimate> for EstimateResponse {
                 sample_variance: d.sample_variance.clone(),
                 baseline: d.baseline.as_deref().map(by),
                 category_frequencies: d.category_frequencies.as_ref().map(CategoryFitOut::from),
+                control_variate: d.control_variate.as_ref().map(|c| ControlVariateOut {
+                    kind: "delta",
+                    hessian: c.hessian,
+                    coefficient: by(&c.coefficient),
+                }),
                 chunks: d.chunks,
                 evaluations_per_sample: d.evaluations_per_sample,
                 warnings: d.warnings.clone(),

@@ -13,6 +13,7 @@ use crate::config::Limits;
 use crate::estimation::distributions::{
     self, Distribution, FAMILIES, FamilyInfo, ParamInput, ParamValue, Shape,
 };
+use crate::estimation::estimator::Delta;
 use crate::estimation::estimators::exact;
 use crate::estimation::objective::{ParseLimits, Program};
 use crate::estimation::{self, Baseline, Estimator, EstimatorKind, Job, NonFinitePolicy};
@@ -396,11 +397,21 @@ fn estimator(
     let kind = estimator_kind(family, fields, at)?;
     only_fields_of(kind, fields, at)?;
     match kind {
-        EstimatorKind::ScoreFunction => score_function(fields, at),
-        EstimatorKind::Reparameterization => Ok((
-            EstimatorSpec::Reparameterization,
-            Estimator::Reparameterization,
-        )),
+        EstimatorKind::ScoreFunction => {
+            with_control_variate(score_function(fields, at)?, family, dist, fields, at)
+        }
+        EstimatorKind::Reparameterization => with_control_variate(
+            (
+                EstimatorSpec::Reparameterization {
+                    control_variate: None,
+                },
+                Estimator::Reparameterization,
+            ),
+            family,
+            dist,
+            fields,
+            at,
+        ),
         EstimatorKind::GumbelSoftmax => gumbel_softmax(fields, at),
         EstimatorKind::Exact => exact_enumeration(family, dist, at, limits),
     }
@@ -465,7 +476,72 @@ fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Re
         fields.temperature.is_some(),
         EstimatorKind::GumbelSoftmax,
     )?;
-    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)
+    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)?;
+    if fields.control_variate.is_some()
+        && !matches!(
+            kind,
+            EstimatorKind::ScoreFunction | EstimatorKind::Reparameterization
+        )
+    {
+        return Err(ApiError::field(
+            format!("{at}/control_variate"),
+            "'control_variate' applies only to the reparameterization and score_function estimators",
+        ));
+    }
+    Ok(())
+}
+
+/// Adds the delta control variate when asked for: Gaussian families only, and
+/// not with the optimal baseline (both use the cross-fitted coefficient).
+fn with_control_variate(
+    plain: (EstimatorSpec, Estimator),
+    family: &FamilyInfo,
+    dist: &dyn Distribution,
+    fields: &EstimatorFields,
+    at: &str,
+) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let Some(cv) = fields.control_variate else {
+        return Ok(plain);
+    };
+    let pointer = format!("{at}/control_variate");
+    if dist.gaussian().is_none() {
+        return Err(ApiError::NotApplicable {
+            pointer,
+            detail: format!(
+                "the delta control variate applies to the families normal and \
+                 multivariate_normal, not to '{}'",
+                family.name
+            ),
+        });
+    }
+    let (spec, core) = match plain {
+        (
+            EstimatorSpec::ScoreFunction { baseline, .. },
+            Estimator::ScoreFunction { baseline: b },
+        ) => {
+            if b == Baseline::Optimal {
+                return Err(ApiError::field(
+                    pointer,
+                    "the delta control variate cannot be combined with the optimal baseline \
+                     (both fit a coefficient between chunks); use baseline none, mean or a constant",
+                ));
+            }
+            (
+                EstimatorSpec::ScoreFunction {
+                    baseline,
+                    control_variate: Some(cv),
+                },
+                Delta::ScoreFunction { baseline: b },
+            )
+        }
+        _ => (
+            EstimatorSpec::Reparameterization {
+                control_variate: Some(cv),
+            },
+            Delta::Reparameterization,
+        ),
+    };
+    Ok((spec, Estimator::Delta(core)))
 }
 
 /// The score function with its baseline (none when omitted; a constant must be finite).
@@ -487,7 +563,10 @@ fn score_function(
         }
     };
     Ok((
-        EstimatorSpec::ScoreFunction { baseline },
+        EstimatorSpec::ScoreFunction {
+            baseline,
+            control_variate: None,
+        },
         Estimator::ScoreFunction { baseline: core },
     ))
 }

@@ -738,6 +738,64 @@ fn table() -> Vec<Bad> {
             pointer: Some("/estimator/temperature"),
         },
         Bad {
+            name: "delta control variate on a non-Gaussian family",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "exponential", "rate": [1.0] });
+                v["estimator"] =
+                    json!({ "kind": "reparameterization", "control_variate": "delta" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/control_variate"),
+        },
+        Bad {
+            name: "delta control variate with the optimal baseline",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["estimator"] = json!({ "kind": "score_function", "baseline": "optimal", "control_variate": "delta" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/control_variate"),
+        },
+        Bad {
+            name: "unknown control variate",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["estimator"] =
+                    json!({ "kind": "reparameterization", "control_variate": "taylor" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/control_variate"),
+        },
+        Bad {
+            name: "control variate on gumbel_softmax",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_softmax", "temperature": 0.5, "control_variate": "delta" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/control_variate"),
+        },
+        Bad {
+            name: "delta control variate where f is not finite at the mean",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "normal", "loc": [0.0], "scale": [1.0] });
+                v["objective"] = json!("log(abs(x))");
+                v["estimator"] =
+                    json!({ "kind": "reparameterization", "control_variate": "delta" });
+            }),
+            status: 422,
+            pointer: Some("/estimator"),
+        },
+        Bad {
             name: "exact beyond the outcome limit",
             method: POST,
             path: est,

@@ -18,14 +18,15 @@ async fn compare_all_runs_every_applicable_estimator_and_ranks_them() {
     assert_eq!(r["seed"], 3);
     assert_eq!(r["samples"], 20_000);
     let rows = r["rows"].as_array().expect("rows");
-    // score_function with none, mean and optimal baselines, and reparameterization.
-    assert_eq!(rows.len(), 4, "{r}");
+    // score_function with none, mean and optimal baselines and with the delta
+    // control variate, reparameterization without and with it.
+    assert_eq!(rows.len(), 6, "{r}");
     let mut ranks: Vec<u64> = rows
         .iter()
         .map(|row| row["rank"].as_u64().unwrap())
         .collect();
     ranks.sort_unstable();
-    assert_eq!(ranks, [1, 2, 3, 4]);
+    assert_eq!(ranks, [1, 2, 3, 4, 5, 6]);
     for row in rows {
         for key in [
             "estimator",
@@ -44,9 +45,12 @@ async fn compare_all_runs_every_applicable_estimator_and_ranks_them() {
         assert_eq!(row["bias_within_noise"], true);
         assert_eq!(row["spec"]["kind"], row["estimator"]);
     }
-    // The pathwise gradient of a smooth f has by far the lowest variance here.
+    // On a quadratic f the delta control variate is exact (variance 0 up to
+    // rounding); of the rest, the pathwise gradient has by far the lowest variance.
     let best = rows.iter().find(|row| row["rank"] == 1).unwrap();
-    assert_eq!(best["estimator"], "reparameterization", "{r}");
+    assert_eq!(best["spec"]["control_variate"], "delta", "{r}");
+    let third = rows.iter().find(|row| row["rank"] == 3).unwrap();
+    assert_eq!(third["spec"], json!({"kind": "reparameterization"}), "{r}");
     assert!(r.get("reference").is_none());
 }
 

@@ -88,6 +88,12 @@ pub trait Distribution: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The Gaussian form (normal, multivariate normal): the closed forms the
+    /// delta-method control variate needs, if the family is Gaussian.
+    fn gaussian(&self) -> Option<&dyn Gaussian> {
+        None
+    }
+
     /// Exact enumeration of the outcomes, if the support is finite.
     fn enumerable(&self) -> Option<&dyn Enumerable> {
         None
@@ -188,4 +194,39 @@ pub fn grad_len(d: &dyn Distribution) -> usize {
         .filter(|p| p.differentiable)
         .map(|p| p.values.len())
         .sum()
+}
+
+/// The curvature H of a quadratic in x: a dense d×d matrix (row-major,
+/// symmetric) or only its diagonal.
+#[derive(Debug, Clone, Copy)]
+pub enum Curvature<'a> {
+    Dense(&'a [f64]),
+    Diagonal(&'a [f64]),
+}
+
+impl Curvature<'_> {
+    /// Hᵢⱼ, with d the dimension.
+    pub fn at(&self, i: usize, j: usize, d: usize) -> f64 {
+        match *self {
+            Curvature::Dense(h) => h[i * d + j],
+            Curvature::Diagonal(h) if i == j => h[i],
+            Curvature::Diagonal(_) => 0.0,
+        }
+    }
+}
+
+/// A Gaussian family, x ~ N(μ, Σ), for the delta-method control variate
+/// h(x) = c + gᵀ(x − μ) + ½(x − μ)ᵀH(x − μ), whose expectation
+/// E h = c + ½ tr(HΣ) has a gradient in closed form.
+pub trait Gaussian: Sync {
+    /// The mean μ, where the expansion is taken.
+    fn mean(&self) -> &[f64];
+
+    /// The standard deviation √Σᵢᵢ of each coordinate.
+    fn coordinate_sd(&self) -> Vec<f64>;
+
+    /// ∇θ E\[h\] in gradient order (P numbers): for μ it is g; for the
+    /// spread parameters it depends on the family (σᵢ: Hᵢᵢσᵢ; L: the lower
+    /// triangle of HL).
+    fn expected_gradient(&self, g: &[f64], h: Curvature<'_>, out: &mut [f64]);
 }

@@ -10,8 +10,12 @@
 //!
 //! # Pathwise
 //! x = μ + Lε, ε ~ N(0, I):  ∂f/∂μ = ∇f,  ∂f/∂L = lower triangle of (∇f εᵀ).
+//!
+//! # Delta-method control variate
+//! For h(x) = c + gᵀ(x − μ) + ½(x − μ)ᵀH(x − μ): E h = c + ½ tr(H L Lᵀ), so
+//! ∇μ E h = g and ∇_L E h = lower triangle of (H L) (H symmetric).
 
-use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::distribution::{Curvature, Distribution, FamilyInfo, Gaussian, Reparameterized};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, ParamValue, Shape, vector,
 };
@@ -166,6 +170,46 @@ impl Distribution for MultivariateNormal {
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
         Some(self)
+    }
+
+    fn gaussian(&self) -> Option<&dyn Gaussian> {
+        Some(self)
+    }
+}
+
+impl Gaussian for MultivariateNormal {
+    fn mean(&self) -> &[f64] {
+        self.loc()
+    }
+
+    /// √Σᵢᵢ = ‖row i of L‖.
+    fn coordinate_sd(&self) -> Vec<f64> {
+        let (d, l) = (self.d, self.tril());
+        (0..d)
+            .map(|i| {
+                l[i * d..i * d + i + 1]
+                    .iter()
+                    .map(|v| v * v)
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .collect()
+    }
+
+    fn expected_gradient(&self, g: &[f64], h: Curvature<'_>, out: &mut [f64]) {
+        let (d, l) = (self.d, self.tril());
+        out[..d].copy_from_slice(g);
+        let out_l = &mut out[d..];
+        for i in 0..d {
+            for j in 0..d {
+                // (HL)ᵢⱼ = Σₖ Hᵢₖ Lₖⱼ, with Lₖⱼ = 0 for k < j.
+                out_l[i * d + j] = if j <= i {
+                    (j..d).map(|k| h.at(i, k, d) * l[k * d + j]).sum()
+                } else {
+                    0.0
+                };
+            }
+        }
     }
 }
 

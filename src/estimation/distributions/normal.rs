@@ -8,8 +8,12 @@
 //!
 //! # Pathwise
 //! x = μ + σε, ε ~ N(0, 1):  ∂x/∂μ = 1,  ∂x/∂σ = ε.
+//!
+//! # Delta-method control variate
+//! For h(x) = c + gᵀ(x − μ) + ½(x − μ)ᵀH(x − μ): E h = c + ½ Σᵢ Hᵢᵢσᵢ², so
+//! ∇μ E h = g and ∂E h/∂σᵢ = Hᵢᵢσᵢ.
 
-use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::distribution::{Curvature, Distribution, FamilyInfo, Gaussian, Reparameterized};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
@@ -144,6 +148,28 @@ impl Distribution for Normal {
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
         Some(self)
+    }
+
+    fn gaussian(&self) -> Option<&dyn Gaussian> {
+        Some(self)
+    }
+}
+
+impl Gaussian for Normal {
+    fn mean(&self) -> &[f64] {
+        &self.loc
+    }
+
+    fn coordinate_sd(&self) -> Vec<f64> {
+        self.scale.clone()
+    }
+
+    fn expected_gradient(&self, g: &[f64], h: Curvature<'_>, out: &mut [f64]) {
+        let d = self.dim();
+        out[..d].copy_from_slice(g);
+        for (i, o) in out[d..].iter_mut().enumerate() {
+            *o = h.at(i, i, d) * self.scale[i];
+        }
     }
 }
 

@@ -75,6 +75,7 @@ impl Exact {
                 sample_variance: self.x_variance,
                 baseline: None,
                 category_frequencies: None,
+                control_variate: None,
                 chunks: 0,
                 evaluations_per_sample: 0.0,
                 warnings: vec![format!(

@@ -14,6 +14,7 @@
 //! (name and catalog line), and one arm in [`sampler`]; the runner is not
 //! edited (the HTTP layer adds its request variant; see the README).
 
+pub mod delta;
 pub mod exact;
 pub mod pathwise;
 pub mod relaxed;
@@ -21,7 +22,7 @@ pub mod score_function;
 
 use super::distributions::{Distribution, grad_len, log_len};
 use super::error::RunError;
-pub use super::estimator::{Baseline, Estimator, EstimatorKind};
+pub use super::estimator::{Baseline, Delta, Estimator, EstimatorKind};
 use super::objective::{Program, Workspace};
 use super::rng::SampleRng;
 
@@ -81,6 +82,12 @@ pub trait Sampler: Sync {
         1.0
     }
 
+    /// For the delta-method control variate, the form of the Hessian used
+    /// ("dense" or "diagonal").
+    fn hessian_form(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Draws a batch of `b` samples and writes f and the per-sample gradient
     /// terms u (and, for the score function, the scores v) into `batch`. A
     /// family drawn in log space draws its exact log values beside x: the
@@ -101,6 +108,7 @@ pub trait Sampler: Sync {
 pub fn sampler<'a>(
     estimator: &Estimator,
     dist: &'a dyn Distribution,
+    objective: &Program,
 ) -> Result<Option<Box<dyn Sampler + 'a>>, RunError> {
     Ok(Some(match *estimator {
         Estimator::ScoreFunction { baseline } => {
@@ -109,6 +117,16 @@ pub fn sampler<'a>(
         Estimator::Reparameterization => Box::new(pathwise::Pathwise::new(dist)?),
         Estimator::GumbelSoftmax { temperature, hard } => {
             Box::new(relaxed::GumbelSoftmax::new(dist, temperature, hard)?)
+        }
+        Estimator::Delta(on) => {
+            let (inner, pathwise): (Box<dyn Sampler + 'a>, bool) = match on {
+                Delta::Reparameterization => (Box::new(pathwise::Pathwise::new(dist)?), true),
+                Delta::ScoreFunction { baseline } => (
+                    Box::new(score_function::ScoreFunction::new(dist, baseline)),
+                    false,
+                ),
+            };
+            Box::new(delta::DeltaCv::new(dist, objective, inner, pathwise)?)
         }
         Estimator::Exact => return Ok(None),
     }))

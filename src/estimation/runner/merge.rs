@@ -23,7 +23,9 @@ pub(super) struct Merged {
     pub std_error: Vec<f64>,
     /// The baseline applied, per component (score function only).
     pub baseline: Option<Vec<f64>>,
-    /// The optimal baseline was asked for, but one chunk cannot be cross-fitted.
+    /// The delta control variate's coefficient β, per component (mean over chunks).
+    pub cv_coefficient: Option<Vec<f64>>,
+    /// A cross-fitted coefficient was asked for, but one chunk cannot be cross-fitted.
     pub cross_fit_skipped: bool,
 }
 
@@ -41,6 +43,7 @@ pub(super) fn merge(job: &Job, outs: &[ChunkOut<'_>]) -> Result<Merged, RunError
         variance: vec![0.0; p],
         std_error: vec![0.0; p],
         baseline: None,
+        cv_coefficient: None,
         cross_fit_skipped: false,
     };
     for o in outs {
@@ -77,18 +80,12 @@ pub(super) fn merge(job: &Job, outs: &[ChunkOut<'_>]) -> Result<Merged, RunError
     Ok(m)
 }
 
-/// Per chunk c and component k, the baseline coefficient applied to v, at
-/// `c·p + k`: the cross-fitted optimal baseline (reported as its mean over the
-/// chunks), else 0.
+/// Per chunk c and component k, the coefficient applied to v, at `c·p + k`:
+/// the cross-fitted optimal baseline or control-variate coefficient β
+/// (reported as its mean over the chunks), else 0.
 fn coefficients(job: &Job, outs: &[ChunkOut<'_>], p: usize, m: &mut Merged) -> Vec<f64> {
     let mut coef = vec![0.0; outs.len() * p];
-    let optimal = matches!(
-        job.estimator,
-        Estimator::ScoreFunction {
-            baseline: Baseline::Optimal
-        }
-    );
-    if optimal {
+    if job.estimator.cross_fits() {
         if outs.len() < 2 {
             m.cross_fit_skipped = true;
         } else {
@@ -97,7 +94,11 @@ fn coefficients(job: &Job, outs: &[ChunkOut<'_>], p: usize, m: &mut Merged) -> V
         let mean_b: Vec<f64> = (0..p)
             .map(|k| coef.chunks_exact(p).map(|c| c[k]).sum::<f64>() / outs.len() as f64)
             .collect();
-        m.baseline = Some(mean_b);
+        if matches!(job.estimator, Estimator::Delta(_)) {
+            m.cv_coefficient = Some(mean_b);
+        } else {
+            m.baseline = Some(mean_b);
+        }
     }
     coef
 }

@@ -41,7 +41,7 @@ use super::error::RunError;
 use super::estimators::exact::{self, Exact};
 use super::estimators::{self, Sampler};
 use super::job::{Controls, Job};
-use super::result::{Diagnostics, Estimate, ParamLayout, Reference, Summary};
+use super::result::{ControlVariateInfo, Diagnostics, Estimate, ParamLayout, Reference, Summary};
 use super::stats::Moments;
 
 /// Runs a job to completion on up to [`default_threads`] threads (blocking).
@@ -67,7 +67,7 @@ pub fn run_with_threads(
     // Enumerated once: the exact estimator's result, or a sampled one's reference.
     let exact = exact::enumerate_if_feasible(job)?;
     let reference = exact.as_ref().map(Exact::reference);
-    let Some(sampler) = estimators::sampler(&job.estimator, dist)? else {
+    let Some(sampler) = estimators::sampler(&job.estimator, dist, &job.objective)? else {
         let exact = exact.ok_or(RunError::ExactInfeasible)?;
         controls.progress.fetch_add(job.samples, Ordering::Relaxed);
         let elapsed = started.elapsed().as_secs_f64();
@@ -77,6 +77,7 @@ pub fn run_with_threads(
     let threads = plan::threads(&plan, job.samples, per_sample, threads);
     let summaries = run_chunks(job, sampler.as_ref(), &plan, controls, threads);
     let evaluations = sampler.evaluations_per_sample();
+    let hessian = sampler.hessian_form();
     let outs = in_chunk_order(&summaries)?;
     let merged = merge::merge(job, &outs)?;
     let warnings = warnings::warnings(&warnings::Facts {
@@ -85,8 +86,13 @@ pub fn run_with_threads(
         merged: &merged,
     });
     let elapsed = started.elapsed().as_secs_f64();
+    let cv_coefficient = merged.cv_coefficient.clone();
     let mut estimate = estimate(job, &plan, merged, reference, warnings, elapsed);
     estimate.diagnostics.evaluations_per_sample = evaluations;
+    estimate.diagnostics.control_variate = hessian.map(|hessian| ControlVariateInfo {
+        hessian,
+        coefficient: cv_coefficient.unwrap_or_default(),
+    });
     Ok(estimate)
 }
 
@@ -211,6 +217,7 @@ fn estimate(
             sample_variance: xs.iter().map(Moments::variance).collect(),
             baseline: merged.baseline.clone(),
             category_frequencies: fitted,
+            control_variate: None,
             chunks: plan.chunks,
             evaluations_per_sample: 1.0,
             warnings,

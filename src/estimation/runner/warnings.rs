@@ -34,7 +34,12 @@ pub(super) fn warnings(facts: &Facts<'_>) -> Vec<String> {
 
 fn cross_fit_skipped(facts: &Facts<'_>) -> Option<String> {
     facts.merged.cross_fit_skipped.then(|| {
-        "too few samples to cross-fit the optimal baseline; no baseline was applied".to_string()
+        let what = if facts.merged.cv_coefficient.is_some() {
+            "the delta control variate's coefficient; no control variate was applied"
+        } else {
+            "the optimal baseline; no baseline was applied"
+        };
+        format!("too few samples to cross-fit {what}")
     })
 }
 
