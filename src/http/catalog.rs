@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::config::Limits;
 use crate::estimation::EstimatorKind;
-use crate::estimation::distributions::{FAMILIES, FamilyInfo};
+use crate::estimation::distributions::{self, FAMILIES, FamilyInfo};
 use crate::estimation::objective::{CONSTANT_TABLE, FUNCTION_TABLE, OPERATORS};
 
 /// What the service knows: families, estimators, the objective language, limits.
@@ -14,6 +14,7 @@ use crate::estimation::objective::{CONSTANT_TABLE, FUNCTION_TABLE, OPERATORS};
 pub struct Catalog {
     pub families: Vec<FamilyOut>,
     pub estimators: Vec<EstimatorOut>,
+    pub control_variates: Vec<ControlVariateOut>,
     pub objective: ObjectiveLanguage,
     pub limits: LimitsOut,
 }
@@ -60,6 +61,20 @@ pub struct EstimatorOut {
     #[schema(example = "score_function")]
     pub kind: &'static str,
     pub doc: &'static str,
+    /// The families it applies to.
+    pub families: Vec<&'static str>,
+}
+
+/// A control variate, asked for with `"control_variate"` on an estimator.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ControlVariateOut {
+    #[schema(example = "delta")]
+    pub name: &'static str,
+    pub doc: &'static str,
+    /// The estimators that accept it.
+    pub estimators: Vec<&'static str>,
+    /// The families it applies to.
+    pub families: Vec<&'static str>,
 }
 
 /// A function or operator of the objective language.
@@ -117,12 +132,41 @@ impl Catalog {
                 .map(|k| EstimatorOut {
                     kind: k.name(),
                     doc: k.doc(),
+                    families: FAMILIES
+                        .iter()
+                        .filter(|f| f.estimators.contains(k))
+                        .map(|f| f.name)
+                        .collect(),
                 })
                 .collect(),
+            control_variates: vec![ControlVariateOut {
+                name: "delta",
+                doc: "the second-order Taylor expansion of f at the mean, whose expectation is \
+                      known; its coefficient is cross-fitted between chunks (unbiased); exact \
+                      with zero variance for a quadratic f; not with the optimal baseline",
+                estimators: vec![
+                    EstimatorKind::Reparameterization.name(),
+                    EstimatorKind::ScoreFunction.name(),
+                ],
+                families: gaussian_families(),
+            }],
             objective: ObjectiveLanguage::new(limits),
             limits: LimitsOut::from(limits),
         }
     }
+}
+
+/// The families with a Gaussian form (the delta control variate's), found by
+/// building each family's example.
+fn gaussian_families() -> Vec<&'static str> {
+    FAMILIES
+        .iter()
+        .filter(|f| {
+            distributions::build(f, &f.example_input(), usize::MAX)
+                .is_ok_and(|d| d.gaussian().is_some())
+        })
+        .map(|f| f.name)
+        .collect()
 }
 
 impl From<&FamilyInfo> for FamilyOut {

@@ -293,6 +293,14 @@ pub struct CompareRow {
     /// variance is not finite (such a row ranks last among its group).
     #[schema(value_type = Option<f64>, required = true)]
     pub work_normalized_variance: f64,
+    /// Evaluations of the objective per sample (2 for ARM/DisARM, 1 + 2P
+    /// for measure-valued derivatives): the time above already pays for them.
+    pub evaluations_per_sample: f64,
+    /// Mean over gradient components of variance × evaluations per sample: the
+    /// variance at an equal budget of objective evaluations, whatever the
+    /// machine (0 for exact enumeration; `null` if a variance is not finite).
+    #[schema(value_type = Option<f64>, required = true)]
+    pub variance_per_evaluation: f64,
     /// gradient − reference, when a reference exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bias: Option<ByParam>,
@@ -337,6 +345,8 @@ impl CompareResponse {
                     std_error: response.std_error,
                     elapsed_ms: e.diagnostics.elapsed_ms,
                     work_normalized_variance: standing.work_normalized_variance,
+                    evaluations_per_sample: e.diagnostics.evaluations_per_sample,
+                    variance_per_evaluation: per_evaluation(e),
                     bias: standing.bias.map(|b| ByParam::new(&e.layout, &b)),
                     bias_within_noise: standing.bias_within_noise,
                     rank: standing.rank,
@@ -351,6 +361,12 @@ impl CompareResponse {
             reference: reference.map(|(r, layout)| ReferenceOut::new(&r, &layout)),
         }
     }
+}
+
+/// Mean over the components of variance × evaluations per sample.
+fn per_evaluation(e: &Estimate) -> f64 {
+    let n = e.variance.len().max(1) as f64;
+    e.variance.iter().sum::<f64>() / n * e.diagnostics.evaluations_per_sample
 }
 
 /// A background job's status.
