@@ -284,8 +284,12 @@ impl From<RunError> for ApiError {
             e @ (RunError::NotApplicable { .. }
             | RunError::NoReparameterization
             | RunError::NoRelaxation
+            | RunError::WrongFamily(_)
             | RunError::NotEnumerable
             | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
+            e @ RunError::NoLogit { component, .. } => {
+                ApiError::field(format!("/distribution/probs/{component}"), e.to_string())
+            }
         }
     }
 }

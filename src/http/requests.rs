@@ -144,6 +144,8 @@ pub struct EstimatorFields {
     pub temperature: Option<f64>,
     #[serde(default)]
     pub hard: Option<bool>,
+    #[serde(default)]
+    pub draws: Option<u64>,
 }
 
 /// The estimator, tagged by `kind`. `GET /v1/catalog` lists the estimators
@@ -169,6 +171,34 @@ pub enum EstimatorSpec {
         #[serde(default)]
         hard: bool,
     },
+    /// ARM (Yin & Zhou 2019) for bernoulli: an antithetic pair of samples per
+    /// draw, 2 evaluations of f each; unbiased. Needs 0 < p < 1.
+    Arm,
+    /// DisARM (Dong, Mnih & Tucker 2020) for bernoulli: ARM averaged over the
+    /// pair's uniforms, unbiased with a variance at most ARM's; 2 evaluations
+    /// of f per sample. Needs 0 < p < 1.
+    Disarm,
+    /// ReinMax (Liu et al. 2023) for categorical: straight-through with a
+    /// second-order backward pass; biased (exact in expectation for f
+    /// quadratic in x at temperature 1). No zero probs.
+    #[serde(rename = "reinmax")]
+    ReinMax {
+        /// τ > 0, entering as softmax(θ/τ); 1 when omitted.
+        #[schema(exclusive_minimum = 0, default = 1.0, example = 1.0)]
+        temperature: f64,
+    },
+    /// Gumbel-Rao (Paulus, Maddison & Krause 2021) for categorical:
+    /// straight-through Gumbel-Softmax with its backward pass averaged over
+    /// `draws` Gumbel perturbations given the sample; the same mean as
+    /// straight-through Gumbel-Softmax, a lower variance; biased. No zero probs.
+    GumbelRao {
+        /// τ > 0.
+        #[schema(exclusive_minimum = 0, example = 0.5)]
+        temperature: f64,
+        /// K, the conditional perturbations per sample, 1 to 1000; 10 when omitted.
+        #[schema(minimum = 1, maximum = 1000, default = 10, example = 10)]
+        draws: u32,
+    },
     /// Exact enumeration of a small discrete space: no noise.
     Exact,
 }
@@ -188,7 +218,9 @@ pub enum BaselineSpec {
 
 /// The estimators to compare: a list, or `"all"` (every estimator that applies
 /// to the family: score_function with baselines none, mean and optimal,
-/// reparameterization, gumbel_softmax at temperature 0.5, exact when feasible).
+/// reparameterization, gumbel_softmax at temperature 0.5, arm, disarm, reinmax
+/// at temperature 1, gumbel_rao at temperature 0.5 with 10 draws, exact when
+/// feasible).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum EstimatorList {
     #[default]
@@ -243,6 +275,15 @@ impl EstimatorList {
                 temperature: 0.5,
                 hard: false,
             }],
+            EstimatorKind::Arm => vec![EstimatorSpec::Arm],
+            EstimatorKind::Disarm => vec![EstimatorSpec::Disarm],
+            // τ = 1: where ReinMax's backward pass is second-order accurate.
+            EstimatorKind::ReinMax => vec![EstimatorSpec::ReinMax { temperature: 1.0 }],
+            // The temperature of gumbel_softmax's "all", so the two compare.
+            EstimatorKind::GumbelRao => vec![EstimatorSpec::GumbelRao {
+                temperature: 0.5,
+                draws: 10,
+            }],
             EstimatorKind::Exact => vec![EstimatorSpec::Exact],
         }
     }
@@ -255,6 +296,10 @@ impl EstimatorSpec {
             EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
             EstimatorSpec::Reparameterization => EstimatorKind::Reparameterization,
             EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            EstimatorSpec::Arm => EstimatorKind::Arm,
+            EstimatorSpec::Disarm => EstimatorKind::Disarm,
+            EstimatorSpec::ReinMax { .. } => EstimatorKind::ReinMax,
+            EstimatorSpec::GumbelRao { .. } => EstimatorKind::GumbelRao,
             EstimatorSpec::Exact => EstimatorKind::Exact,
         }
     }
@@ -266,6 +311,7 @@ impl EstimatorSpec {
             baseline: None,
             temperature: None,
             hard: None,
+            draws: None,
         };
         match self {
             EstimatorSpec::ScoreFunction { baseline } => fields.baseline = Some(baseline),
@@ -273,7 +319,15 @@ impl EstimatorSpec {
                 fields.temperature = Some(temperature);
                 fields.hard = Some(hard);
             }
-            EstimatorSpec::Reparameterization | EstimatorSpec::Exact => {}
+            EstimatorSpec::ReinMax { temperature } => fields.temperature = Some(temperature),
+            EstimatorSpec::GumbelRao { temperature, draws } => {
+                fields.temperature = Some(temperature);
+                fields.draws = Some(u64::from(draws));
+            }
+            EstimatorSpec::Reparameterization
+            | EstimatorSpec::Arm
+            | EstimatorSpec::Disarm
+            | EstimatorSpec::Exact => {}
         }
         fields
     }
@@ -295,7 +349,8 @@ impl PartialSchema for EstimatorList {
             .description(Some(
                 "`\"all\"` (the default: every estimator that applies to the family, \
                  score_function with baselines none, mean and optimal, gumbel_softmax at \
-                 temperature 0.5, exact when feasible) or a list of estimators",
+                 temperature 0.5, arm, disarm, reinmax at temperature 1, gumbel_rao at \
+                 temperature 0.5 with 10 draws, exact when feasible) or a list of estimators",
             ))
             .into()
     }
