@@ -63,6 +63,20 @@ pub enum RunError {
     DeltaNotFinite { value: f64 },
     #[error("this family has no relaxation")]
     NoRelaxation,
+    /// ARM and DisARM need independent Bernoulli components; ReinMax and
+    /// Gumbel-Rao a one-hot categorical.
+    #[error("the estimator '{0}' does not apply to this family")]
+    WrongFamily(EstimatorKind),
+    /// A probability of 0 or 1, whose logit is ±∞, under an estimator that
+    /// works through the logits (and for probs divides by p(1 − p) or p).
+    #[error(
+        "probs[{component}] = {p} has no finite logit; the estimator '{estimator}' needs 0 < p < 1"
+    )]
+    NoLogit {
+        estimator: EstimatorKind,
+        component: usize,
+        p: f64,
+    },
     #[error("this family cannot be enumerated")]
     NotEnumerable,
     /// The exact estimator, on a distribution with more outcomes than the job allows.

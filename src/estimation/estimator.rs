@@ -11,15 +11,23 @@ pub enum EstimatorKind {
     ScoreFunction,
     Reparameterization,
     GumbelSoftmax,
+    Arm,
+    Disarm,
+    ReinMax,
+    GumbelRao,
     Exact,
 }
 
 impl EstimatorKind {
     /// Every kind, in the order the catalog lists them.
-    pub const ALL: [EstimatorKind; 4] = [
+    pub const ALL: [EstimatorKind; 8] = [
         EstimatorKind::ScoreFunction,
         EstimatorKind::Reparameterization,
         EstimatorKind::GumbelSoftmax,
+        EstimatorKind::Arm,
+        EstimatorKind::Disarm,
+        EstimatorKind::ReinMax,
+        EstimatorKind::GumbelRao,
         EstimatorKind::Exact,
     ];
 
@@ -29,6 +37,10 @@ impl EstimatorKind {
             EstimatorKind::ScoreFunction => "score_function",
             EstimatorKind::Reparameterization => "reparameterization",
             EstimatorKind::GumbelSoftmax => "gumbel_softmax",
+            EstimatorKind::Arm => "arm",
+            EstimatorKind::Disarm => "disarm",
+            EstimatorKind::ReinMax => "reinmax",
+            EstimatorKind::GumbelRao => "gumbel_rao",
             EstimatorKind::Exact => "exact",
         }
     }
@@ -44,6 +56,18 @@ impl EstimatorKind {
             }
             EstimatorKind::GumbelSoftmax => {
                 "Gumbel-Softmax / Concrete relaxation at a temperature, optionally straight-through; biased"
+            }
+            EstimatorKind::Arm => {
+                "ARM (Bernoulli): an antithetic pair b, b̃ per sample, (f(b̃) − f(b))(u − ½); unbiased, 2 evaluations"
+            }
+            EstimatorKind::Disarm => {
+                "DisARM (Bernoulli): ARM averaged over u given the pair, ½(f(b) − f(b̃))(−1)^b̃ 1[b≠b̃] σ(|θ|); unbiased, 2 evaluations"
+            }
+            EstimatorKind::ReinMax => {
+                "ReinMax (categorical): straight-through with a second-order (Heun) backward pass at a temperature; biased"
+            }
+            EstimatorKind::GumbelRao => {
+                "Gumbel-Rao (categorical): straight-through Gumbel-Softmax averaged over K Gumbels given the sample; biased, lower variance"
             }
             EstimatorKind::Exact => {
                 "exact enumeration of a small discrete space: the reference, no noise"
@@ -85,6 +109,20 @@ pub enum Estimator {
         temperature: f64,
         hard: bool,
     },
+    /// ARM on Bernoulli logits: one antithetic pair per sample.
+    Arm,
+    /// DisARM: ARM given the pair (Rao-Blackwellised over u).
+    Disarm,
+    /// ReinMax at temperature τ > 0 (τ enters as softmax(θ/τ) in π₁).
+    ReinMax {
+        temperature: f64,
+    },
+    /// Gumbel-Rao: straight-through Gumbel-Softmax at τ > 0, its backward pass
+    /// averaged over `draws` ≥ 1 Gumbels drawn given the sample.
+    GumbelRao {
+        temperature: f64,
+        draws: u32,
+    },
     Exact,
     /// The delta-method control variate on the pathwise or score-function
     /// estimator (see [`Delta`]).
@@ -116,13 +154,22 @@ impl Estimator {
                 EstimatorKind::Reparameterization
             }
             Estimator::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            Estimator::Arm => EstimatorKind::Arm,
+            Estimator::Disarm => EstimatorKind::Disarm,
+            Estimator::ReinMax { .. } => EstimatorKind::ReinMax,
+            Estimator::GumbelRao { .. } => EstimatorKind::GumbelRao,
             Estimator::Exact => EstimatorKind::Exact,
         }
     }
 
     /// Whether the expectation of the estimate is the true gradient.
     pub fn unbiased(&self) -> bool {
-        !matches!(self, Estimator::GumbelSoftmax { .. })
+        !matches!(
+            self,
+            Estimator::GumbelSoftmax { .. }
+                | Estimator::ReinMax { .. }
+                | Estimator::GumbelRao { .. }
+        )
     }
 
     /// Whether the runner applies a coefficient cross-fitted between chunks to

@@ -286,8 +286,12 @@ impl From<RunError> for ApiError {
             | RunError::NotGaussian
             | RunError::DeltaNotFinite { .. }
             | RunError::NoRelaxation
+            | RunError::WrongFamily(_)
             | RunError::NotEnumerable
             | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
+            e @ RunError::NoLogit { component, .. } => {
+                ApiError::field(format!("/distribution/probs/{component}"), e.to_string())
+            }
         }
     }
 }

@@ -145,6 +145,8 @@ pub struct EstimatorFields {
     #[serde(default)]
     pub hard: Option<bool>,
     #[serde(default)]
+    pub draws: Option<u64>,
+    #[serde(default)]
     pub control_variate: Option<ControlVariateSpec>,
 }
 
@@ -191,6 +193,34 @@ pub enum EstimatorSpec {
         #[serde(default)]
         hard: bool,
     },
+    /// ARM (Yin & Zhou 2019) for bernoulli: an antithetic pair of samples per
+    /// draw, 2 evaluations of f each; unbiased. Needs 0 < p < 1.
+    Arm,
+    /// DisARM (Dong, Mnih & Tucker 2020) for bernoulli: ARM averaged over the
+    /// pair's uniforms, unbiased with a variance at most ARM's; 2 evaluations
+    /// of f per sample. Needs 0 < p < 1.
+    Disarm,
+    /// ReinMax (Liu et al. 2023) for categorical: straight-through with a
+    /// second-order backward pass; biased (exact in expectation for f
+    /// quadratic in x at temperature 1). No zero probs.
+    #[serde(rename = "reinmax")]
+    ReinMax {
+        /// τ > 0, entering as softmax(θ/τ); 1 when omitted.
+        #[schema(exclusive_minimum = 0, default = 1.0, example = 1.0)]
+        temperature: f64,
+    },
+    /// Gumbel-Rao (Paulus, Maddison & Krause 2021) for categorical:
+    /// straight-through Gumbel-Softmax with its backward pass averaged over
+    /// `draws` Gumbel perturbations given the sample; the same mean as
+    /// straight-through Gumbel-Softmax, a lower variance; biased. No zero probs.
+    GumbelRao {
+        /// τ > 0.
+        #[schema(exclusive_minimum = 0, example = 0.5)]
+        temperature: f64,
+        /// K, the conditional perturbations per sample, 1 to 1000; 10 when omitted.
+        #[schema(minimum = 1, maximum = 1000, default = 10, example = 10)]
+        draws: u32,
+    },
     /// Exact enumeration of a small discrete space: no noise.
     Exact,
 }
@@ -210,8 +240,9 @@ pub enum BaselineSpec {
 
 /// The estimators to compare: a list, or `"all"` (every estimator that applies
 /// to the family: score_function with baselines none, mean and optimal,
-/// reparameterization, gumbel_softmax at temperature 0.5, exact when feasible;
-/// on normal and multivariate_normal also the delta control variate on
+/// reparameterization, gumbel_softmax at temperature 0.5, arm, disarm, reinmax
+/// at temperature 1, gumbel_rao at temperature 0.5 with 10 draws, exact when
+/// feasible; on normal and multivariate_normal also the delta control variate on
 /// reparameterization and on score_function without a baseline).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum EstimatorList {
@@ -274,6 +305,15 @@ impl EstimatorList {
                 temperature: 0.5,
                 hard: false,
             }],
+            EstimatorKind::Arm => vec![EstimatorSpec::Arm],
+            EstimatorKind::Disarm => vec![EstimatorSpec::Disarm],
+            // τ = 1: where ReinMax's backward pass is second-order accurate.
+            EstimatorKind::ReinMax => vec![EstimatorSpec::ReinMax { temperature: 1.0 }],
+            // The temperature of gumbel_softmax's "all", so the two compare.
+            EstimatorKind::GumbelRao => vec![EstimatorSpec::GumbelRao {
+                temperature: 0.5,
+                draws: 10,
+            }],
             EstimatorKind::Exact => vec![EstimatorSpec::Exact],
         }
     }
@@ -286,6 +326,10 @@ impl EstimatorSpec {
             EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
             EstimatorSpec::Reparameterization { .. } => EstimatorKind::Reparameterization,
             EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            EstimatorSpec::Arm => EstimatorKind::Arm,
+            EstimatorSpec::Disarm => EstimatorKind::Disarm,
+            EstimatorSpec::ReinMax { .. } => EstimatorKind::ReinMax,
+            EstimatorSpec::GumbelRao { .. } => EstimatorKind::GumbelRao,
             EstimatorSpec::Exact => EstimatorKind::Exact,
         }
     }
@@ -298,6 +342,7 @@ impl EstimatorSpec {
             temperature: None,
             hard: None,
             control_variate: None,
+            draws: None,
         };
         match self {
             EstimatorSpec::ScoreFunction {
@@ -314,7 +359,12 @@ impl EstimatorSpec {
                 fields.temperature = Some(temperature);
                 fields.hard = Some(hard);
             }
-            EstimatorSpec::Exact => {}
+            EstimatorSpec::ReinMax { temperature } => fields.temperature = Some(temperature),
+            EstimatorSpec::GumbelRao { temperature, draws } => {
+                fields.temperature = Some(temperature);
+                fields.draws = Some(u64::from(draws));
+            }
+            EstimatorSpec::Arm | EstimatorSpec::Disarm | EstimatorSpec::Exact => {}
         }
         fields
     }
@@ -336,7 +386,8 @@ impl PartialSchema for EstimatorList {
             .description(Some(
                 "`\"all\"` (the default: every estimator that applies to the family, \
                  score_function with baselines none, mean and optimal, gumbel_softmax at \
-                 temperature 0.5, exact when feasible) or a list of estimators",
+                 temperature 0.5, arm, disarm, reinmax at temperature 1, gumbel_rao at \
+                 temperature 0.5 with 10 draws, exact when feasible) or a list of estimators",
             ))
             .into()
     }

@@ -413,6 +413,26 @@ fn estimator(
             at,
         ),
         EstimatorKind::GumbelSoftmax => gumbel_softmax(fields, at),
+        EstimatorKind::Arm => {
+            finite_logits(dist, kind)?;
+            Ok((EstimatorSpec::Arm, Estimator::Arm))
+        }
+        EstimatorKind::Disarm => {
+            finite_logits(dist, kind)?;
+            Ok((EstimatorSpec::Disarm, Estimator::Disarm))
+        }
+        EstimatorKind::ReinMax => {
+            positive_probs(dist, kind)?;
+            let temperature = temperature(fields, at, kind, Some(1.0))?;
+            Ok((
+                EstimatorSpec::ReinMax { temperature },
+                Estimator::ReinMax { temperature },
+            ))
+        }
+        EstimatorKind::GumbelRao => {
+            positive_probs(dist, kind)?;
+            gumbel_rao(fields, at)
+        }
         EstimatorKind::Exact => exact_enumeration(family, dist, at, limits),
     }
 }
@@ -456,39 +476,37 @@ fn estimator_kind(
 
 /// Refuses the fields that belong to another kind of estimator.
 fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Result<(), ApiError> {
-    let only = |field: &str, present: bool, owner: EstimatorKind| -> Result<(), ApiError> {
-        if present && kind != owner {
+    use EstimatorKind::{GumbelRao, GumbelSoftmax, ReinMax, Reparameterization, ScoreFunction};
+    let only = |field: &str, present: bool, owners: &[EstimatorKind]| -> Result<(), ApiError> {
+        if present && !owners.contains(&kind) {
+            let names: Vec<&str> = owners.iter().map(|k| k.name()).collect();
+            let (last, rest) = names.split_last().expect("an owner");
+            let owners = if rest.is_empty() {
+                format!("the {last} estimator")
+            } else {
+                format!("the {} and {last} estimators", rest.join(", "))
+            };
             Err(ApiError::field(
                 format!("{at}/{field}"),
-                format!("'{field}' applies only to the {} estimator", owner.name()),
+                format!("'{field}' applies only to {owners}"),
             ))
         } else {
             Ok(())
         }
     };
-    only(
-        "baseline",
-        fields.baseline.is_some(),
-        EstimatorKind::ScoreFunction,
-    )?;
+    only("baseline", fields.baseline.is_some(), &[ScoreFunction])?;
     only(
         "temperature",
         fields.temperature.is_some(),
-        EstimatorKind::GumbelSoftmax,
+        &[GumbelSoftmax, ReinMax, GumbelRao],
     )?;
-    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)?;
-    if fields.control_variate.is_some()
-        && !matches!(
-            kind,
-            EstimatorKind::ScoreFunction | EstimatorKind::Reparameterization
-        )
-    {
-        return Err(ApiError::field(
-            format!("{at}/control_variate"),
-            "'control_variate' applies only to the reparameterization and score_function estimators",
-        ));
-    }
-    Ok(())
+    only("hard", fields.hard.is_some(), &[GumbelSoftmax])?;
+    only("draws", fields.draws.is_some(), &[GumbelRao])?;
+    only(
+        "control_variate",
+        fields.control_variate.is_some(),
+        &[Reparameterization, ScoreFunction],
+    )
 }
 
 /// Adds the delta control variate when asked for: Gaussian families only, and
@@ -544,6 +562,95 @@ fn with_control_variate(
     Ok((spec, Estimator::Delta(core)))
 }
 
+/// The largest number of conditional Gumbel draws per sample of gumbel_rao
+/// (each costs about one straight-through backward pass).
+pub const MAX_GUMBEL_RAO_DRAWS: u64 = 1000;
+
+/// A finite temperature τ > 0: the one given, else `default`, else refused.
+fn temperature(
+    fields: &EstimatorFields,
+    at: &str,
+    kind: EstimatorKind,
+    default: Option<f64>,
+) -> Result<f64, ApiError> {
+    match (fields.temperature, default) {
+        (Some(t), _) if t.is_finite() && t > 0.0 => Ok(t),
+        (Some(t), _) => Err(ApiError::field(
+            format!("{at}/temperature"),
+            format!("temperature = {t} is invalid: it must be a finite number > 0"),
+        )),
+        (None, Some(t)) => Ok(t),
+        (None, None) => Err(ApiError::field(
+            format!("{at}/temperature"),
+            format!(
+                "{} needs a temperature > 0 (0.5 is a common start)",
+                kind.name()
+            ),
+        )),
+    }
+}
+
+/// Gumbel-Rao at a temperature τ > 0 (required) with 1 to
+/// [`MAX_GUMBEL_RAO_DRAWS`] draws (10 when omitted).
+fn gumbel_rao(fields: &EstimatorFields, at: &str) -> Result<(EstimatorSpec, Estimator), ApiError> {
+    let temperature = temperature(fields, at, EstimatorKind::GumbelRao, None)?;
+    let draws = match fields.draws {
+        None => 10,
+        Some(k) if (1..=MAX_GUMBEL_RAO_DRAWS).contains(&k) => k as u32,
+        Some(k) => {
+            return Err(ApiError::field(
+                format!("{at}/draws"),
+                format!(
+                    "draws = {k} is invalid: it must be an integer from 1 to {MAX_GUMBEL_RAO_DRAWS}"
+                ),
+            ));
+        }
+    };
+    Ok((
+        EstimatorSpec::GumbelRao { temperature, draws },
+        Estimator::GumbelRao { temperature, draws },
+    ))
+}
+
+/// ARM and DisARM work through the logits: every p must be strictly between 0 and 1.
+fn finite_logits(dist: &dyn Distribution, kind: EstimatorKind) -> Result<(), ApiError> {
+    let Some(bin) = dist.binary() else {
+        return Ok(()); // not a family of this estimator: refused by its kind
+    };
+    match bin.logits().iter().position(|t| !t.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(ApiError::field(
+            format!("/distribution/probs/{i}"),
+            format!(
+                "probs[{i}] = {} has no finite logit: {} works through the logits \
+                 log(p/(1 − p)) and needs 0 < p < 1 in every component \
+                 (score_function and exact accept 0 and 1)",
+                bin.probs()[i],
+                kind.name()
+            ),
+        )),
+    }
+}
+
+/// ReinMax and Gumbel-Rao, given probs, need every probability > 0 (the
+/// gradient with respect to a zero pᵢ would divide by it).
+fn positive_probs(dist: &dyn Distribution, kind: EstimatorKind) -> Result<(), ApiError> {
+    let Some(hot) = dist.one_hot().filter(|h| h.by_probs()) else {
+        return Ok(());
+    };
+    match hot.probs().iter().position(|p| *p <= 0.0) {
+        None => Ok(()),
+        Some(i) => Err(ApiError::field(
+            format!("/distribution/probs/{i}"),
+            format!(
+                "probs[{i}] = 0: {} needs every probability > 0 when probs are given \
+                 (give logits, or use score_function or exact)",
+                kind.name()
+            ),
+        )),
+    }
+}
+
 /// The score function with its baseline (none when omitted; a constant must be finite).
 fn score_function(
     fields: &EstimatorFields,
@@ -576,21 +683,7 @@ fn gumbel_softmax(
     fields: &EstimatorFields,
     at: &str,
 ) -> Result<(EstimatorSpec, Estimator), ApiError> {
-    let temperature = match fields.temperature {
-        Some(t) if t.is_finite() && t > 0.0 => t,
-        Some(t) => {
-            return Err(ApiError::field(
-                format!("{at}/temperature"),
-                format!("temperature = {t} is invalid: it must be a finite number > 0"),
-            ));
-        }
-        None => {
-            return Err(ApiError::field(
-                format!("{at}/temperature"),
-                "gumbel_softmax needs a temperature > 0 (0.5 is a common start)",
-            ));
-        }
-    };
+    let temperature = temperature(fields, at, EstimatorKind::GumbelSoftmax, None)?;
     let hard = fields.hard.unwrap_or(false);
     Ok((
         EstimatorSpec::GumbelSoftmax { temperature, hard },

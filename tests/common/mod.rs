@@ -149,7 +149,8 @@ pub fn unbiased_estimators() -> Vec<(&'static str, Estimator)> {
 /// The variants of an estimator kind that the suite runs wherever the kind
 /// applies: the score function without a baseline, with leave-one-out ("mean")
 /// and with the cross-fitted optimal one; Gumbel-Softmax at τ = 0.5, soft and
-/// straight-through. The match has no catch-all arm, so a new kind must say
+/// straight-through; ARM; DisARM; ReinMax at τ = 1; Gumbel-Rao at τ = 0.5 with
+/// K = 10. The match has no catch-all arm, so a new kind must say
 /// here how it is run.
 pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
     let sf = |baseline| Estimator::ScoreFunction { baseline };
@@ -170,6 +171,16 @@ pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
             ("gumbel_softmax/soft", gs(false)),
             ("gumbel_softmax/hard", gs(true)),
         ],
+        EstimatorKind::Arm => vec![("arm", Estimator::Arm)],
+        EstimatorKind::Disarm => vec![("disarm", Estimator::Disarm)],
+        EstimatorKind::ReinMax => vec![("reinmax", Estimator::ReinMax { temperature: 1.0 })],
+        EstimatorKind::GumbelRao => vec![(
+            "gumbel_rao",
+            Estimator::GumbelRao {
+                temperature: 0.5,
+                draws: 10,
+            },
+        )],
         EstimatorKind::Exact => vec![("exact", Estimator::Exact)],
     }
 }

@@ -12,12 +12,16 @@
 //! ∂y/∂z = y(1 − y)/τ; for probs, ∂z/∂p = 1/(p(1 − p)). Straight-through
 //! (`hard`): f and ∇f at h = 1\[y > ½\], a true Bernoulli sample.
 //!
+//! # ARM and DisARM
+//! Through the logits θ (see [`crate::estimation::estimators::arm`]); for
+//! probs, ∂/∂p = (∂/∂θ)/(p(1 − p)), so p = 0 or 1 (θ = ±∞) is refused.
+//!
 //! # Exact
 //! The 2^d outcomes are enumerated when d is small.
 
 use rand::RngExt;
 
-use super::distribution::{Distribution, Enumerable, FamilyInfo, Relaxed};
+use super::distribution::{Binary, Distribution, Enumerable, FamilyInfo, Relaxed};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
@@ -49,6 +53,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     alternatives: &[&["logits", "probs"]],
     estimators: &[
         EstimatorKind::ScoreFunction,
+        EstimatorKind::Disarm,
+        EstimatorKind::Arm,
         EstimatorKind::GumbelSoftmax,
         EstimatorKind::Exact,
     ],
@@ -143,6 +149,24 @@ impl Distribution for Bernoulli {
 
     fn enumerable(&self) -> Option<&dyn Enumerable> {
         Some(self)
+    }
+
+    fn binary(&self) -> Option<&dyn Binary> {
+        Some(self)
+    }
+}
+
+impl Binary for Bernoulli {
+    fn probs(&self) -> &[f64] {
+        &self.p
+    }
+
+    fn logits(&self) -> &[f64] {
+        &self.z
+    }
+
+    fn by_probs(&self) -> bool {
+        self.by_probs
     }
 }
 

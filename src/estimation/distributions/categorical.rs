@@ -22,10 +22,15 @@
 //! backward pass uses the soft Jacobian. For `probs`, the chain rule through
 //! zⱼ = log pⱼ − log Σp gives ∂f/∂pᵢ = (∂f/∂zᵢ)/pᵢ − Σⱼ ∂f/∂zⱼ.
 //!
+//! # ReinMax and Gumbel-Rao
+//! Through p and log p (see [`crate::estimation::estimators::reinmax`] and
+//! [`crate::estimation::estimators::gumbel_rao`]), with the same chain rule for
+//! probs; a zero entry of probs is refused (its ∂f/∂pᵢ would be 0/0).
+//!
 //! # Exact
 //! ∇_z Σₖ pₖ f(eₖ) = pₖ (f(eₖ) − Σⱼ pⱼ f(eⱼ)).
 
-use super::distribution::{Distribution, Enumerable, FamilyInfo, Relaxed};
+use super::distribution::{Distribution, Enumerable, FamilyInfo, OneHot, Relaxed};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
@@ -60,6 +65,8 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     estimators: &[
         EstimatorKind::ScoreFunction,
         EstimatorKind::GumbelSoftmax,
+        EstimatorKind::ReinMax,
+        EstimatorKind::GumbelRao,
         EstimatorKind::Exact,
     ],
     example: &[("logits", ExampleValue::Vector(&[0.5, -1.0, 0.0, 1.2]))],
@@ -198,6 +205,24 @@ impl Distribution for Categorical {
 
     fn category_probs(&self) -> Option<Vec<f64>> {
         Some(self.p.clone())
+    }
+
+    fn one_hot(&self) -> Option<&dyn OneHot> {
+        Some(self)
+    }
+}
+
+impl OneHot for Categorical {
+    fn probs(&self) -> &[f64] {
+        &self.p
+    }
+
+    fn log_probs(&self) -> &[f64] {
+        &self.logp
+    }
+
+    fn by_probs(&self) -> bool {
+        self.by_probs
     }
 }
 

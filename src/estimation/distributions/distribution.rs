@@ -104,6 +104,44 @@ pub trait Distribution: Send + Sync + fmt::Debug {
     fn category_probs(&self) -> Option<Vec<f64>> {
         None
     }
+
+    /// Independent Bernoulli components through their logits (ARM, DisARM).
+    fn binary(&self) -> Option<&dyn Binary> {
+        None
+    }
+
+    /// A one-hot categorical through its probabilities (ReinMax, Gumbel-Rao).
+    fn one_hot(&self) -> Option<&dyn OneHot> {
+        None
+    }
+}
+
+/// Independent Bernoulli components, x ∈ {0, 1}ᴰ, seen through p and the
+/// logits θ = log(p/(1 − p)).
+pub trait Binary: Sync {
+    /// p, the probability of a 1 in each component.
+    fn probs(&self) -> &[f64];
+
+    /// θ = log(p/(1 − p)), ±∞ where p is 0 or 1.
+    fn logits(&self) -> &[f64];
+
+    /// Whether the differentiated parameter is p (then ∂/∂p = (∂/∂θ)/(p(1 − p)));
+    /// else it is θ.
+    fn by_probs(&self) -> bool;
+}
+
+/// One categorical variable, x the one-hot e_k of length K, seen through its
+/// normalised probabilities; [`Distribution::sample`] draws x.
+pub trait OneHot: Sync {
+    /// p = softmax(θ) (or the normalised `probs`).
+    fn probs(&self) -> &[f64];
+
+    /// log p (−∞ for an impossible category).
+    fn log_probs(&self) -> &[f64];
+
+    /// Whether the differentiated parameter is `probs` (then, through
+    /// zⱼ = log pⱼ − log Σp, ∂f/∂pᵢ = (∂f/∂zᵢ)/pᵢ − Σⱼ ∂f/∂zⱼ); else the logits.
+    fn by_probs(&self) -> bool;
 }
 
 /// A discrete family with a continuous relaxation at temperature τ.

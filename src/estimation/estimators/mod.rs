@@ -7,6 +7,9 @@
 //! - [`pathwise`]: u = ∇θf + (∂x/∂θ)ᵀ∇ₓf for x = g_θ(ε), in log space for the
 //!   families drawn there;
 //! - [`relaxed`]: Gumbel-Softmax (Concrete) and its straight-through form;
+//! - [`arm`]: ARM and DisARM for Bernoulli logits, an antithetic pair per sample;
+//! - [`reinmax`]: ReinMax, straight-through with a second-order backward pass;
+//! - [`gumbel_rao`]: straight-through Gumbel-Softmax averaged over conditional Gumbels;
 //! - [`exact`]: Σₖ pₖ [∇θf(eₖ) + f(eₖ)·s(eₖ)] over a finite support.
 //!
 //! Adding a sampling estimator means writing its file (a type implementing
@@ -14,9 +17,12 @@
 //! (name and catalog line), and one arm in [`sampler`]; the runner is not
 //! edited (the HTTP layer adds its request variant; see the README).
 
+pub mod arm;
 pub mod delta;
 pub mod exact;
+pub mod gumbel_rao;
 pub mod pathwise;
+pub mod reinmax;
 pub mod relaxed;
 pub mod score_function;
 
@@ -117,6 +123,12 @@ pub fn sampler<'a>(
         Estimator::Reparameterization => Box::new(pathwise::Pathwise::new(dist)?),
         Estimator::GumbelSoftmax { temperature, hard } => {
             Box::new(relaxed::GumbelSoftmax::new(dist, temperature, hard)?)
+        }
+        Estimator::Arm => Box::new(arm::Arm::new(dist, false)?),
+        Estimator::Disarm => Box::new(arm::Arm::new(dist, true)?),
+        Estimator::ReinMax { temperature } => Box::new(reinmax::ReinMax::new(dist, temperature)?),
+        Estimator::GumbelRao { temperature, draws } => {
+            Box::new(gumbel_rao::GumbelRao::new(dist, temperature, draws)?)
         }
         Estimator::Delta(on) => {
             let (inner, pathwise): (Box<dyn Sampler + 'a>, bool) = match on {

@@ -103,6 +103,13 @@ fn biased(facts: &Facts<'_>) -> Option<String> {
         Estimator::GumbelSoftmax { temperature, .. } => Some(format!(
             "Gumbel-Softmax at temperature {temperature} is biased; compare with the reference"
         )),
+        Estimator::ReinMax { temperature } => Some(format!(
+            "ReinMax at temperature {temperature} is biased; compare with the reference"
+        )),
+        Estimator::GumbelRao { temperature, .. } => Some(format!(
+            "Gumbel-Rao at temperature {temperature} is biased (as straight-through \
+             Gumbel-Softmax is); compare with the reference"
+        )),
         _ => None,
     }
 }
