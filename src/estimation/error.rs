@@ -51,6 +51,8 @@ pub enum RunError {
     NoReparameterization,
     #[error("this family has no relaxation")]
     NoRelaxation,
+    #[error("this family has no measure-valued derivative")]
+    NoMeasureValued,
     #[error("this family cannot be enumerated")]
     NotEnumerable,
     /// The exact estimator, on a distribution with more outcomes than the job allows.

@@ -11,15 +11,17 @@ pub enum EstimatorKind {
     ScoreFunction,
     Reparameterization,
     GumbelSoftmax,
+    MeasureValued,
     Exact,
 }
 
 impl EstimatorKind {
     /// Every kind, in the order the catalog lists them.
-    pub const ALL: [EstimatorKind; 4] = [
+    pub const ALL: [EstimatorKind; 5] = [
         EstimatorKind::ScoreFunction,
         EstimatorKind::Reparameterization,
         EstimatorKind::GumbelSoftmax,
+        EstimatorKind::MeasureValued,
         EstimatorKind::Exact,
     ];
 
@@ -29,6 +31,7 @@ impl EstimatorKind {
             EstimatorKind::ScoreFunction => "score_function",
             EstimatorKind::Reparameterization => "reparameterization",
             EstimatorKind::GumbelSoftmax => "gumbel_softmax",
+            EstimatorKind::MeasureValued => "measure_valued",
             EstimatorKind::Exact => "exact",
         }
     }
@@ -44,6 +47,12 @@ impl EstimatorKind {
             }
             EstimatorKind::GumbelSoftmax => {
                 "Gumbel-Softmax / Concrete relaxation at a temperature, optionally straight-through; biased"
+            }
+            EstimatorKind::MeasureValued => {
+                "measure-valued derivative: c·(f(x⁺) − f(x⁻)) per parameter entry, one coordinate of a \
+                 sample replaced; unbiased for any f, 1 + 2P evaluations per sample (1 + P where one \
+                 part is p itself); coupling (default true) shares the variates of x⁺ and x⁻ \
+                 (normal, exponential; no effect for poisson and bernoulli)"
             }
             EstimatorKind::Exact => {
                 "exact enumeration of a small discrete space: the reference, no noise"
@@ -85,6 +94,10 @@ pub enum Estimator {
         temperature: f64,
         hard: bool,
     },
+    /// Measure-valued derivative; `coupling` shares the variates of the two parts.
+    MeasureValued {
+        coupling: bool,
+    },
     Exact,
 }
 
@@ -94,6 +107,7 @@ impl Estimator {
             Estimator::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
             Estimator::Reparameterization => EstimatorKind::Reparameterization,
             Estimator::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            Estimator::MeasureValued { .. } => EstimatorKind::MeasureValued,
             Estimator::Exact => EstimatorKind::Exact,
         }
     }

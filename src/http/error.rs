@@ -284,6 +284,7 @@ impl From<RunError> for ApiError {
             e @ (RunError::NotApplicable { .. }
             | RunError::NoReparameterization
             | RunError::NoRelaxation
+            | RunError::NoMeasureValued
             | RunError::NotEnumerable
             | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
         }

@@ -144,6 +144,8 @@ pub struct EstimatorFields {
     pub temperature: Option<f64>,
     #[serde(default)]
     pub hard: Option<bool>,
+    #[serde(default)]
+    pub coupling: Option<bool>,
 }
 
 /// The estimator, tagged by `kind`. `GET /v1/catalog` lists the estimators
@@ -169,6 +171,15 @@ pub enum EstimatorSpec {
         #[serde(default)]
         hard: bool,
     },
+    /// Measure-valued derivative: per parameter entry c·(f(x⁺) − f(x⁻)), one
+    /// coordinate of a sample replaced; unbiased for any f (no derivative of f
+    /// needed), 1 + 2P evaluations per sample (1 + P for poisson, exponential and
+    /// bernoulli). `coupling` shares the variates of x⁺ and x⁻ (normal,
+    /// exponential; it changes nothing for poisson and bernoulli).
+    MeasureValued {
+        #[schema(default = true, required = false)]
+        coupling: bool,
+    },
     /// Exact enumeration of a small discrete space: no noise.
     Exact,
 }
@@ -188,7 +199,8 @@ pub enum BaselineSpec {
 
 /// The estimators to compare: a list, or `"all"` (every estimator that applies
 /// to the family: score_function with baselines none, mean and optimal,
-/// reparameterization, gumbel_softmax at temperature 0.5, exact when feasible).
+/// reparameterization, gumbel_softmax at temperature 0.5, measure_valued coupled
+/// and uncoupled, exact when feasible).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum EstimatorList {
     #[default]
@@ -243,6 +255,10 @@ impl EstimatorList {
                 temperature: 0.5,
                 hard: false,
             }],
+            EstimatorKind::MeasureValued => [true, false]
+                .into_iter()
+                .map(|coupling| EstimatorSpec::MeasureValued { coupling })
+                .collect(),
             EstimatorKind::Exact => vec![EstimatorSpec::Exact],
         }
     }
@@ -255,6 +271,7 @@ impl EstimatorSpec {
             EstimatorSpec::ScoreFunction { .. } => EstimatorKind::ScoreFunction,
             EstimatorSpec::Reparameterization => EstimatorKind::Reparameterization,
             EstimatorSpec::GumbelSoftmax { .. } => EstimatorKind::GumbelSoftmax,
+            EstimatorSpec::MeasureValued { .. } => EstimatorKind::MeasureValued,
             EstimatorSpec::Exact => EstimatorKind::Exact,
         }
     }
@@ -266,6 +283,7 @@ impl EstimatorSpec {
             baseline: None,
             temperature: None,
             hard: None,
+            coupling: None,
         };
         match self {
             EstimatorSpec::ScoreFunction { baseline } => fields.baseline = Some(baseline),
@@ -273,6 +291,7 @@ impl EstimatorSpec {
                 fields.temperature = Some(temperature);
                 fields.hard = Some(hard);
             }
+            EstimatorSpec::MeasureValued { coupling } => fields.coupling = Some(coupling),
             EstimatorSpec::Reparameterization | EstimatorSpec::Exact => {}
         }
         fields
@@ -295,7 +314,7 @@ impl PartialSchema for EstimatorList {
             .description(Some(
                 "`\"all\"` (the default: every estimator that applies to the family, \
                  score_function with baselines none, mean and optimal, gumbel_softmax at \
-                 temperature 0.5, exact when feasible) or a list of estimators",
+                 temperature 0.5, measure_valued coupled and uncoupled, exact when feasible) or a list of estimators",
             ))
             .into()
     }

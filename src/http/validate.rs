@@ -402,6 +402,13 @@ fn estimator(
             Estimator::Reparameterization,
         )),
         EstimatorKind::GumbelSoftmax => gumbel_softmax(fields, at),
+        EstimatorKind::MeasureValued => {
+            let coupling = fields.coupling.unwrap_or(true);
+            Ok((
+                EstimatorSpec::MeasureValued { coupling },
+                Estimator::MeasureValued { coupling },
+            ))
+        }
         EstimatorKind::Exact => exact_enumeration(family, dist, at, limits),
     }
 }
@@ -465,7 +472,12 @@ fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Re
         fields.temperature.is_some(),
         EstimatorKind::GumbelSoftmax,
     )?;
-    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)
+    only("hard", fields.hard.is_some(), EstimatorKind::GumbelSoftmax)?;
+    only(
+        "coupling",
+        fields.coupling.is_some(),
+        EstimatorKind::MeasureValued,
+    )
 }
 
 /// The score function with its baseline (none when omitted; a constant must be finite).

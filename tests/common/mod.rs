@@ -149,7 +149,7 @@ pub fn unbiased_estimators() -> Vec<(&'static str, Estimator)> {
 /// The variants of an estimator kind that the suite runs wherever the kind
 /// applies: the score function without a baseline, with leave-one-out ("mean")
 /// and with the cross-fitted optimal one; Gumbel-Softmax at τ = 0.5, soft and
-/// straight-through. The match has no catch-all arm, so a new kind must say
+/// straight-through; the measure-valued derivative coupled and uncoupled. The match has no catch-all arm, so a new kind must say
 /// here how it is run.
 pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
     let sf = |baseline| Estimator::ScoreFunction { baseline };
@@ -157,6 +157,7 @@ pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
         temperature: 0.5,
         hard,
     };
+    let mv = |coupling| Estimator::MeasureValued { coupling };
     match kind {
         EstimatorKind::ScoreFunction => vec![
             ("score_function/none", sf(Baseline::None)),
@@ -169,6 +170,10 @@ pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
         EstimatorKind::GumbelSoftmax => vec![
             ("gumbel_softmax/soft", gs(false)),
             ("gumbel_softmax/hard", gs(true)),
+        ],
+        EstimatorKind::MeasureValued => vec![
+            ("measure_valued/coupled", mv(true)),
+            ("measure_valued/uncoupled", mv(false)),
         ],
         EstimatorKind::Exact => vec![("exact", Estimator::Exact)],
     }

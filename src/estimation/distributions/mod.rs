@@ -46,7 +46,8 @@ pub mod student_t;
 pub mod uniform;
 
 pub use distribution::{
-    Distribution, Enumerable, FamilyInfo, LogSpace, Relaxed, Reparameterized, grad_len, log_len,
+    Distribution, Enumerable, FamilyInfo, LogSpace, MeasureValued, MvdBuffers, MvdPoints, Relaxed,
+    Reparameterized, grad_len, log_len,
 };
 pub use spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, ParamValue, Shape, vector,

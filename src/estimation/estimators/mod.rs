@@ -7,6 +7,7 @@
 //! - [`pathwise`]: u = ∇θf + (∂x/∂θ)ᵀ∇ₓf for x = g_θ(ε), in log space for the
 //!   families drawn there;
 //! - [`relaxed`]: Gumbel-Softmax (Concrete) and its straight-through form;
+//! - [`measure_valued`]: uₖ = ∂θₖf + cₖ (f(x⁺ₖ) − f(x⁻ₖ)), the weak derivative;
 //! - [`exact`]: Σₖ pₖ [∇θf(eₖ) + f(eₖ)·s(eₖ)] over a finite support.
 //!
 //! Adding a sampling estimator means writing its file (a type implementing
@@ -15,6 +16,7 @@
 //! edited (the HTTP layer adds its request variant; see the README).
 
 pub mod exact;
+pub mod measure_valued;
 pub mod pathwise;
 pub mod relaxed;
 pub mod score_function;
@@ -109,6 +111,9 @@ pub fn sampler<'a>(
         Estimator::Reparameterization => Box::new(pathwise::Pathwise::new(dist)?),
         Estimator::GumbelSoftmax { temperature, hard } => {
             Box::new(relaxed::GumbelSoftmax::new(dist, temperature, hard)?)
+        }
+        Estimator::MeasureValued { coupling } => {
+            Box::new(measure_valued::MeasureValued::new(dist, coupling)?)
         }
         Estimator::Exact => return Ok(None),
     }))
