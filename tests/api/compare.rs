@@ -18,14 +18,24 @@ async fn compare_all_runs_every_applicable_estimator_and_ranks_them() {
     assert_eq!(r["seed"], 3);
     assert_eq!(r["samples"], 20_000);
     let rows = r["rows"].as_array().expect("rows");
-    // score_function with none, mean and optimal baselines, and reparameterization.
-    assert_eq!(rows.len(), 4, "{r}");
+    // score_function with none, mean and optimal baselines, reparameterization, and
+    // measure_valued coupled and uncoupled.
+    assert_eq!(rows.len(), 6, "{r}");
+    let specs: Vec<&Value> = rows.iter().map(|row| &row["spec"]).collect();
+    assert_eq!(
+        specs[4],
+        &json!({ "kind": "measure_valued", "coupling": true })
+    );
+    assert_eq!(
+        specs[5],
+        &json!({ "kind": "measure_valued", "coupling": false })
+    );
     let mut ranks: Vec<u64> = rows
         .iter()
         .map(|row| row["rank"].as_u64().unwrap())
         .collect();
     ranks.sort_unstable();
-    assert_eq!(ranks, [1, 2, 3, 4]);
+    assert_eq!(ranks, [1, 2, 3, 4, 5, 6]);
     for row in rows {
         for key in [
             "estimator",
