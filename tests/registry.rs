@@ -4,7 +4,8 @@
 //!
 //! - every estimator the family lists runs on its example parameters (each
 //!   variant of `common::variants`: the score function with three baselines,
-//!   Gumbel-Softmax soft and straight-through): it succeeds, the gradient has the
+//!   Gumbel-Softmax soft and straight-through, the measure-valued derivative
+//!   coupled and uncoupled): it succeeds, the gradient has the
 //!   layout's length, every number is finite, no sample is dropped, and the
 //!   only warning is a biased estimator's notice that it is biased;
 //! - the unbiased ones agree with each other pairwise, and with exact
@@ -29,10 +30,10 @@
 //! degrees of freedom (at least 63 for a difference, by Welch): P(|z| ≥ 4.5) ≤
 //! 3.0e-5 per check. Components whose terms are the same for every sample
 //! (std_error 0: the zero upper triangle of `scale_tril`) must match up to
-//! rounding and cannot raise a false alarm. The agreement test makes 324 such
-//! z-checks today (306 pairwise, 18 against enumeration; it prints the count), so
+//! rounding and cannot raise a false alarm. The agreement test makes 410 such
+//! z-checks today (388 pairwise, 22 against enumeration; it prints the count), so
 //! the chance that a correct core fails it with these seeds is at most
-//! 324 × 3.0e-5 ≈ 9.7e-3 (union bound); it asserts that the bound stays below
+//! 410 × 3.0e-5 ≈ 1.2e-2 (union bound); it asserts that the bound stays below
 //! 2e-2 as families are added. Seeds are fixed: it is never flaky.
 //!
 //! Negative control: `a_biased_estimator_fails_the_agreement_check` shows the

@@ -77,6 +77,8 @@ pub enum RunError {
         component: usize,
         p: f64,
     },
+    #[error("this family has no measure-valued derivative")]
+    NoMeasureValued,
     #[error("this family cannot be enumerated")]
     NotEnumerable,
     /// The exact estimator, on a distribution with more outcomes than the job allows.

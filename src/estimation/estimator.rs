@@ -15,12 +15,13 @@ pub enum EstimatorKind {
     Disarm,
     ReinMax,
     GumbelRao,
+    MeasureValued,
     Exact,
 }
 
 impl EstimatorKind {
     /// Every kind, in the order the catalog lists them.
-    pub const ALL: [EstimatorKind; 8] = [
+    pub const ALL: [EstimatorKind; 9] = [
         EstimatorKind::ScoreFunction,
         EstimatorKind::Reparameterization,
         EstimatorKind::GumbelSoftmax,
@@ -28,6 +29,7 @@ impl EstimatorKind {
         EstimatorKind::Disarm,
         EstimatorKind::ReinMax,
         EstimatorKind::GumbelRao,
+        EstimatorKind::MeasureValued,
         EstimatorKind::Exact,
     ];
 
@@ -41,6 +43,7 @@ impl EstimatorKind {
             EstimatorKind::Disarm => "disarm",
             EstimatorKind::ReinMax => "reinmax",
             EstimatorKind::GumbelRao => "gumbel_rao",
+            EstimatorKind::MeasureValued => "measure_valued",
             EstimatorKind::Exact => "exact",
         }
     }
@@ -68,6 +71,12 @@ impl EstimatorKind {
             }
             EstimatorKind::GumbelRao => {
                 "Gumbel-Rao (categorical): straight-through Gumbel-Softmax averaged over K Gumbels given the sample; biased, lower variance"
+            }
+            EstimatorKind::MeasureValued => {
+                "measure-valued derivative: c·(f(x⁺) − f(x⁻)) per parameter entry, one coordinate of a \
+                 sample replaced; unbiased for any f, 1 + 2P evaluations per sample (1 + P where one \
+                 part is p itself); coupling (default true) shares the variates of x⁺ and x⁻ \
+                 (normal, exponential; no effect for poisson and bernoulli)"
             }
             EstimatorKind::Exact => {
                 "exact enumeration of a small discrete space: the reference, no noise"
@@ -123,6 +132,10 @@ pub enum Estimator {
         temperature: f64,
         draws: u32,
     },
+    /// Measure-valued derivative; `coupling` shares the variates of the two parts.
+    MeasureValued {
+        coupling: bool,
+    },
     Exact,
     /// The delta-method control variate on the pathwise or score-function
     /// estimator (see [`Delta`]).
@@ -158,6 +171,7 @@ impl Estimator {
             Estimator::Disarm => EstimatorKind::Disarm,
             Estimator::ReinMax { .. } => EstimatorKind::ReinMax,
             Estimator::GumbelRao { .. } => EstimatorKind::GumbelRao,
+            Estimator::MeasureValued { .. } => EstimatorKind::MeasureValued,
             Estimator::Exact => EstimatorKind::Exact,
         }
     }

@@ -287,6 +287,7 @@ impl From<RunError> for ApiError {
             | RunError::DeltaNotFinite { .. }
             | RunError::NoRelaxation
             | RunError::WrongFamily(_)
+            | RunError::NoMeasureValued
             | RunError::NotEnumerable
             | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
             e @ RunError::NoLogit { component, .. } => {

@@ -145,6 +145,8 @@ pub struct EstimatorFields {
     #[serde(default)]
     pub hard: Option<bool>,
     #[serde(default)]
+    pub coupling: Option<bool>,
+    #[serde(default)]
     pub draws: Option<u64>,
     #[serde(default)]
     pub control_variate: Option<ControlVariateSpec>,
@@ -206,7 +208,7 @@ pub enum EstimatorSpec {
     #[serde(rename = "reinmax")]
     ReinMax {
         /// τ > 0, entering as softmax(θ/τ); 1 when omitted.
-        #[schema(exclusive_minimum = 0, default = 1.0, example = 1.0)]
+        #[schema(exclusive_minimum = 0, default = 1.0, example = 1.0, required = false)]
         temperature: f64,
     },
     /// Gumbel-Rao (Paulus, Maddison & Krause 2021) for categorical:
@@ -218,8 +220,23 @@ pub enum EstimatorSpec {
         #[schema(exclusive_minimum = 0, example = 0.5)]
         temperature: f64,
         /// K, the conditional perturbations per sample, 1 to 1000; 10 when omitted.
-        #[schema(minimum = 1, maximum = 1000, default = 10, example = 10)]
+        #[schema(
+            minimum = 1,
+            maximum = 1000,
+            default = 10,
+            example = 10,
+            required = false
+        )]
         draws: u32,
+    },
+    /// Measure-valued derivative: per parameter entry c·(f(x⁺) − f(x⁻)), one
+    /// coordinate of a sample replaced; unbiased for any f (no derivative of f
+    /// needed), 1 + 2P evaluations per sample (1 + P for poisson, exponential and
+    /// bernoulli). `coupling` shares the variates of x⁺ and x⁻ (normal,
+    /// exponential; it changes nothing for poisson and bernoulli).
+    MeasureValued {
+        #[schema(default = true, required = false)]
+        coupling: bool,
     },
     /// Exact enumeration of a small discrete space: no noise.
     Exact,
@@ -241,8 +258,8 @@ pub enum BaselineSpec {
 /// The estimators to compare: a list, or `"all"` (every estimator that applies
 /// to the family: score_function with baselines none, mean and optimal,
 /// reparameterization, gumbel_softmax at temperature 0.5, arm, disarm, reinmax
-/// at temperature 1, gumbel_rao at temperature 0.5 with 10 draws, exact when
-/// feasible; on normal and multivariate_normal also the delta control variate on
+/// at temperature 1, gumbel_rao at temperature 0.5 with 10 draws, measure_valued
+/// coupled and uncoupled, exact when feasible; on normal and multivariate_normal also the delta control variate on
 /// reparameterization and on score_function without a baseline).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum EstimatorList {
@@ -314,6 +331,10 @@ impl EstimatorList {
                 temperature: 0.5,
                 draws: 10,
             }],
+            EstimatorKind::MeasureValued => [true, false]
+                .into_iter()
+                .map(|coupling| EstimatorSpec::MeasureValued { coupling })
+                .collect(),
             EstimatorKind::Exact => vec![EstimatorSpec::Exact],
         }
     }
@@ -330,6 +351,7 @@ impl EstimatorSpec {
             EstimatorSpec::Disarm => EstimatorKind::Disarm,
             EstimatorSpec::ReinMax { .. } => EstimatorKind::ReinMax,
             EstimatorSpec::GumbelRao { .. } => EstimatorKind::GumbelRao,
+            EstimatorSpec::MeasureValued { .. } => EstimatorKind::MeasureValued,
             EstimatorSpec::Exact => EstimatorKind::Exact,
         }
     }
@@ -343,6 +365,7 @@ impl EstimatorSpec {
             hard: None,
             control_variate: None,
             draws: None,
+            coupling: None,
         };
         match self {
             EstimatorSpec::ScoreFunction {
@@ -364,6 +387,7 @@ impl EstimatorSpec {
                 fields.temperature = Some(temperature);
                 fields.draws = Some(u64::from(draws));
             }
+            EstimatorSpec::MeasureValued { coupling } => fields.coupling = Some(coupling),
             EstimatorSpec::Arm | EstimatorSpec::Disarm | EstimatorSpec::Exact => {}
         }
         fields
@@ -387,7 +411,7 @@ impl PartialSchema for EstimatorList {
                 "`\"all\"` (the default: every estimator that applies to the family, \
                  score_function with baselines none, mean and optimal, gumbel_softmax at \
                  temperature 0.5, arm, disarm, reinmax at temperature 1, gumbel_rao at \
-                 temperature 0.5 with 10 draws, exact when feasible) or a list of estimators",
+                 temperature 0.5 with 10 draws, measure_valued coupled and uncoupled, exact when feasible) or a list of estimators",
             ))
             .into()
     }

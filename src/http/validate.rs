@@ -433,6 +433,13 @@ fn estimator(
             positive_probs(dist, kind)?;
             gumbel_rao(fields, at)
         }
+        EstimatorKind::MeasureValued => {
+            let coupling = fields.coupling.unwrap_or(true);
+            Ok((
+                EstimatorSpec::MeasureValued { coupling },
+                Estimator::MeasureValued { coupling },
+            ))
+        }
         EstimatorKind::Exact => exact_enumeration(family, dist, at, limits),
     }
 }
@@ -476,7 +483,9 @@ fn estimator_kind(
 
 /// Refuses the fields that belong to another kind of estimator.
 fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Result<(), ApiError> {
-    use EstimatorKind::{GumbelRao, GumbelSoftmax, ReinMax, Reparameterization, ScoreFunction};
+    use EstimatorKind::{
+        GumbelRao, GumbelSoftmax, MeasureValued, ReinMax, Reparameterization, ScoreFunction,
+    };
     let only = |field: &str, present: bool, owners: &[EstimatorKind]| -> Result<(), ApiError> {
         if present && !owners.contains(&kind) {
             let names: Vec<&str> = owners.iter().map(|k| k.name()).collect();
@@ -506,7 +515,8 @@ fn only_fields_of(kind: EstimatorKind, fields: &EstimatorFields, at: &str) -> Re
         "control_variate",
         fields.control_variate.is_some(),
         &[Reparameterization, ScoreFunction],
-    )
+    )?;
+    only("coupling", fields.coupling.is_some(), &[MeasureValued])
 }
 
 /// Adds the delta control variate when asked for: Gaussian families only, and

@@ -796,6 +796,61 @@ fn table() -> Vec<Bad> {
             pointer: Some("/estimator"),
         },
         Bad {
+            name: "coupling on score_function",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["estimator"] = json!({ "kind": "score_function", "coupling": true });
+            }),
+            status: 422,
+            pointer: Some("/estimator/coupling"),
+        },
+        Bad {
+            name: "coupling on gumbel_softmax",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "probs": [0.5] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] =
+                    json!({ "kind": "gumbel_softmax", "temperature": 1.0, "coupling": false });
+            }),
+            status: 422,
+            pointer: Some("/estimator/coupling"),
+        },
+        Bad {
+            name: "measure_valued coupling as a string",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["estimator"] = json!({ "kind": "measure_valued", "coupling": "yes" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/coupling"),
+        },
+        Bad {
+            name: "measure_valued with a temperature",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["estimator"] = json!({ "kind": "measure_valued", "temperature": 1.0 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "measure_valued on a categorical",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "measure_valued" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/kind"),
+        },
+        Bad {
             name: "exact beyond the outcome limit",
             method: POST,
             path: est,
@@ -1010,6 +1065,19 @@ async fn problems_explain_themselves() {
     let detail = p["detail"].as_str().unwrap();
     assert!(
         detail.contains("reparameterization") && detail.contains("score_function"),
+        "names the estimators that apply: {p}"
+    );
+
+    // measure_valued on a family without it: the generic refusal names those that apply.
+    let mut v = normal_job();
+    v["distribution"] = json!({ "family": "gamma", "concentration": [2.0], "rate": [1.0] });
+    v["estimator"] = json!({ "kind": "measure_valued" });
+    let p: Value = app.post("/v1/estimate", &v).await.json().await.unwrap();
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("measure_valued")
+            && detail.contains("reparameterization")
+            && detail.contains("score_function"),
         "names the estimators that apply: {p}"
     );
 

@@ -19,14 +19,24 @@ async fn compare_all_runs_every_applicable_estimator_and_ranks_them() {
     assert_eq!(r["samples"], 20_000);
     let rows = r["rows"].as_array().expect("rows");
     // score_function with none, mean and optimal baselines and with the delta
-    // control variate, reparameterization without and with it.
-    assert_eq!(rows.len(), 6, "{r}");
+    // control variate, reparameterization without and with it, and
+    // measure_valued coupled and uncoupled.
+    assert_eq!(rows.len(), 8, "{r}");
+    let specs: Vec<&Value> = rows.iter().map(|row| &row["spec"]).collect();
+    assert_eq!(
+        specs[6],
+        &json!({ "kind": "measure_valued", "coupling": true })
+    );
+    assert_eq!(
+        specs[7],
+        &json!({ "kind": "measure_valued", "coupling": false })
+    );
     let mut ranks: Vec<u64> = rows
         .iter()
         .map(|row| row["rank"].as_u64().unwrap())
         .collect();
     ranks.sort_unstable();
-    assert_eq!(ranks, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(ranks, [1, 2, 3, 4, 5, 6, 7, 8]);
     for row in rows {
         for key in [
             "estimator",
@@ -118,6 +128,8 @@ async fn compare_on_a_discrete_family_reports_bias_against_the_reference() {
             "score_function",
             "score_function",
             "gumbel_softmax",
+            "reinmax",
+            "gumbel_rao",
             "exact"
         ],
         "{r}"
@@ -134,8 +146,16 @@ async fn compare_on_a_discrete_family_reports_bias_against_the_reference() {
         json!({ "kind": "gumbel_softmax", "temperature": 0.5, "hard": false })
     );
     assert_eq!(gumbel["unbiased"], false);
+    assert_eq!(
+        rows[4]["spec"],
+        json!({ "kind": "reinmax", "temperature": 1.0 })
+    );
+    assert_eq!(
+        rows[5]["spec"],
+        json!({ "kind": "gumbel_rao", "temperature": 0.5, "draws": 10 })
+    );
     // Exact enumeration has no noise and no bias: it ranks first.
-    let exact = &rows[4];
+    let exact = &rows[6];
     assert_eq!(exact["bias"]["logits"], json!([0.0, 0.0, 0.0]), "{exact}");
     assert_eq!(exact["rank"], 1, "{r}");
     // Every score-function row is unbiased, so within noise.

@@ -150,7 +150,7 @@ pub fn unbiased_estimators() -> Vec<(&'static str, Estimator)> {
 /// applies: the score function without a baseline, with leave-one-out ("mean")
 /// and with the cross-fitted optimal one; Gumbel-Softmax at τ = 0.5, soft and
 /// straight-through; ARM; DisARM; ReinMax at τ = 1; Gumbel-Rao at τ = 0.5 with
-/// K = 10. The match has no catch-all arm, so a new kind must say
+/// K = 10; the measure-valued derivative coupled and uncoupled. The match has no catch-all arm, so a new kind must say
 /// here how it is run.
 pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
     let sf = |baseline| Estimator::ScoreFunction { baseline };
@@ -158,6 +158,7 @@ pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
         temperature: 0.5,
         hard,
     };
+    let mv = |coupling| Estimator::MeasureValued { coupling };
     match kind {
         EstimatorKind::ScoreFunction => vec![
             ("score_function/none", sf(Baseline::None)),
@@ -181,6 +182,10 @@ pub fn variants(kind: EstimatorKind) -> Vec<(&'static str, Estimator)> {
                 draws: 10,
             },
         )],
+        EstimatorKind::MeasureValued => vec![
+            ("measure_valued/coupled", mv(true)),
+            ("measure_valued/uncoupled", mv(false)),
+        ],
         EstimatorKind::Exact => vec![("exact", Estimator::Exact)],
     }
 }

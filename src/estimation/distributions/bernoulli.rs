@@ -15,13 +15,20 @@
 //! # ARM and DisARM
 //! Through the logits θ (see [`crate::estimation::estimators::arm`]); for
 //! probs, ∂/∂p = (∂/∂θ)/(p(1 − p)), so p = 0 or 1 (θ = ±∞) is refused.
+//! # Measure-valued
+//! ∂pᵢ E f = E[f(xᵢ ← 1) − f(xᵢ ← 0)], the other coordinates of the base sample
+//! kept; for logits times ∂p/∂z = p(1 − p). One of the two points is the base
+//! itself, so only the flipped one is evaluated: x′ = x with xᵢ ← 1 − xᵢ, sign
+//! 1 − 2xᵢ. No draws: coupling changes nothing.
 //!
 //! # Exact
 //! The 2^d outcomes are enumerated when d is small.
 
 use rand::RngExt;
 
-use super::distribution::{Binary, Distribution, Enumerable, FamilyInfo, Relaxed};
+use super::distribution::{
+    Binary, Distribution, Enumerable, FamilyInfo, MeasureValued, MvdBuffers, MvdPoints, Relaxed,
+};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
@@ -56,6 +63,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         EstimatorKind::Disarm,
         EstimatorKind::Arm,
         EstimatorKind::GumbelSoftmax,
+        EstimatorKind::MeasureValued,
         EstimatorKind::Exact,
     ],
     example: &[("logits", ExampleValue::Vector(&[0.5, -1.0]))],
@@ -154,6 +162,10 @@ impl Distribution for Bernoulli {
     fn binary(&self) -> Option<&dyn Binary> {
         Some(self)
     }
+
+    fn measure_valued(&self) -> Option<&dyn MeasureValued> {
+        Some(self)
+    }
 }
 
 impl Binary for Bernoulli {
@@ -167,6 +179,35 @@ impl Binary for Bernoulli {
 
     fn by_probs(&self) -> bool {
         self.by_probs
+    }
+}
+
+impl MeasureValued for Bernoulli {
+    fn mvd_form(&self) -> MvdPoints {
+        MvdPoints::AgainstBase
+    }
+
+    /// 1 for probs, pₖ(1 − pₖ) for logits.
+    fn mvd_constant(&self, k: usize) -> f64 {
+        let p = self.p[k];
+        if self.by_probs { 1.0 } else { p * (1.0 - p) }
+    }
+
+    /// x′ = x with xₖ flipped, sign 1 − 2xₖ; draws nothing.
+    fn mvd_points(
+        &self,
+        k: usize,
+        _coupled: bool,
+        _rng: &mut SampleRng,
+        x: &[f64],
+        out: &mut MvdBuffers<'_>,
+    ) {
+        let d = self.dim();
+        out.plus.copy_from_slice(x);
+        for (row, s) in out.plus.chunks_exact_mut(d).zip(out.sign.iter_mut()) {
+            *s = 1.0 - 2.0 * row[k];
+            row[k] = 1.0 - row[k];
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The registry entry of a family ([`FamilyInfo`]) and what a built
 //! distribution can do: [`Distribution`] (sampling and score) and the optional
-//! forms [`Reparameterized`], [`Relaxed`], [`LogSpace`] and [`Enumerable`].
+//! forms [`Reparameterized`], [`Relaxed`], [`LogSpace`], [`Enumerable`] and
+//! [`MeasureValued`].
 
 use std::fmt;
 
@@ -99,6 +100,11 @@ pub trait Distribution: Send + Sync + fmt::Debug {
         None
     }
 
+    /// The measure-valued derivative (the weak derivative's decomposition), if any.
+    fn measure_valued(&self) -> Option<&dyn MeasureValued> {
+        None
+    }
+
     /// For a one-hot categorical, the category probabilities (for the
     /// goodness-of-fit check of the sampler).
     fn category_probs(&self) -> Option<Vec<f64>> {
@@ -173,6 +179,53 @@ pub trait Enumerable {
     /// Writes outcome `k` into x (one sample) and its score into s (P numbers),
     /// and returns its probability.
     fn outcome(&self, k: u64, x: &mut [f64], s: &mut [f64]) -> f64;
+}
+
+/// What [`MeasureValued::mvd_points`] writes for each parameter entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MvdPoints {
+    /// Both points: `plus` holds x⁺ and `minus` x⁻ (sample-major, like x), and the
+    /// term is u = c·(f(x⁺) − f(x⁻)).
+    Pair,
+    /// One point against the base sample itself: `plus` holds the other point x′
+    /// and `sign` a weight sᵣ per sample, and the term is u = c·sᵣ·(f(x′) − f(x)),
+    /// so f at the base is reused (one evaluation per entry, not two).
+    AgainstBase,
+}
+
+/// Where [`MeasureValued::mvd_points`] writes, for a batch of b samples: `plus`
+/// and `minus` b·D numbers each (sample-major, like x), `sign` b numbers.
+#[derive(Debug)]
+pub struct MvdBuffers<'a> {
+    pub plus: &'a mut [f64],
+    pub minus: &'a mut [f64],
+    pub sign: &'a mut [f64],
+}
+
+/// A family with a measure-valued derivative (Mohamed et al. 2020, §6): for
+/// each differentiated parameter entry θₖ, ∂θₖ p = cₖ (p⁺ₖ − p⁻ₖ) with p⁺ₖ, p⁻ₖ
+/// probability densities, so ∂θₖ E f = cₖ (E_{p⁺ₖ} f − E_{p⁻ₖ} f). The points
+/// replace one coordinate of a base sample x ~ p, the others shared.
+pub trait MeasureValued: Sync {
+    /// What [`MeasureValued::mvd_points`] writes, for every entry alike.
+    fn mvd_form(&self) -> MvdPoints;
+
+    /// The constant cₖ of parameter entry k (in the order of the gradient).
+    fn mvd_constant(&self, k: usize) -> f64;
+
+    /// Writes, for entry k and the base batch x (b samples), the points of the
+    /// two parts in the [`MeasureValued::mvd_form`] (`minus` is untouched for
+    /// [`MvdPoints::AgainstBase`], `sign` for [`MvdPoints::Pair`]); `coupled`
+    /// makes them share their draws where the family allows it. Draws from
+    /// `rng` sample by sample, in sample order.
+    fn mvd_points(
+        &self,
+        k: usize,
+        coupled: bool,
+        rng: &mut SampleRng,
+        x: &[f64],
+        out: &mut MvdBuffers<'_>,
+    );
 }
 
 /// A family with x = g_θ(ε), ε from a fixed distribution.

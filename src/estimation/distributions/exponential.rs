@@ -8,13 +8,22 @@
 //!
 //! # Pathwise
 //! x = E/λ, E ~ Exp(1):  ∂x/∂λ = −x/λ.
+//!
+//! # Measure-valued
+//! ∂λ (λe^{−λx}) = (1/λ)(λe^{−λx} − λ²x e^{−λx}), so per coordinate
+//! ∂λᵢ E f = (1/λᵢ) E[f(x) − f(xᵢ ← G)], G ~ Gamma(2, λᵢ): the base against one
+//! point. Coupled, G = xᵢ + E′/λᵢ (a Gamma(2) is the sum of two exponentials, the
+//! base's and a fresh one); uncoupled, G = (E′ + E″)/λᵢ, both fresh.
 
-use super::distribution::{Distribution, FamilyInfo, Reparameterized};
+use super::distribution::{
+    Distribution, FamilyInfo, MeasureValued, MvdBuffers, MvdPoints, Reparameterized,
+};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::variates;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "exponential",
@@ -32,6 +41,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
     estimators: &[
         EstimatorKind::Reparameterization,
         EstimatorKind::ScoreFunction,
+        EstimatorKind::MeasureValued,
     ],
     example: &[("rate", ExampleValue::Vector(&[0.7, 2.5]))],
     build,
@@ -74,7 +84,7 @@ impl Distribution for Exponential {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         let d = self.dim();
-        crate::estimation::variates::exponentials(rng, x);
+        variates::exponentials(rng, x);
         for xr in x.chunks_exact_mut(d) {
             for (v, ir) in xr.iter_mut().zip(&self.inv_rate) {
                 *v *= ir;
@@ -95,6 +105,44 @@ impl Distribution for Exponential {
 
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {
         Some(self)
+    }
+
+    fn measure_valued(&self) -> Option<&dyn MeasureValued> {
+        Some(self)
+    }
+}
+
+impl MeasureValued for Exponential {
+    fn mvd_form(&self) -> MvdPoints {
+        MvdPoints::AgainstBase
+    }
+
+    /// 1/λₖ.
+    fn mvd_constant(&self, k: usize) -> f64 {
+        self.inv_rate[k]
+    }
+
+    /// x′ = x with xₖ ← G (see the module docs), sign −1; per sample one fresh
+    /// exponential (coupled) or two.
+    fn mvd_points(
+        &self,
+        k: usize,
+        coupled: bool,
+        rng: &mut SampleRng,
+        x: &[f64],
+        out: &mut MvdBuffers<'_>,
+    ) {
+        let (d, ir) = (self.dim(), self.inv_rate[k]);
+        out.plus.copy_from_slice(x);
+        for row in out.plus.chunks_exact_mut(d) {
+            let e = variates::exponential(rng);
+            row[k] = if coupled {
+                row[k] + e * ir
+            } else {
+                (e + variates::exponential(rng)) * ir
+            };
+        }
+        out.sign.fill(-1.0);
     }
 }
 

@@ -46,8 +46,8 @@ pub mod student_t;
 pub mod uniform;
 
 pub use distribution::{
-    Binary, Curvature, Distribution, Enumerable, FamilyInfo, Gaussian, LogSpace, OneHot, Relaxed,
-    Reparameterized, grad_len, log_len,
+    Binary, Curvature, Distribution, Enumerable, FamilyInfo, Gaussian, LogSpace, MeasureValued,
+    MvdBuffers, MvdPoints, OneHot, Relaxed, Reparameterized, grad_len, log_len,
 };
 pub use spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, ParamValue, Shape, vector,

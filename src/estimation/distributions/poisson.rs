@@ -4,12 +4,16 @@
 //! log p(x) = Σᵢ xᵢ log λᵢ − λᵢ − log xᵢ!
 //!
 //! # Score
-//! s_λ = x/λ − 1. Only the score function applies: x is discrete and its
-//! support (ℕ) is infinite, so neither a pathwise derivative nor enumeration exists.
+//! s_λ = x/λ − 1. x is discrete and its support (ℕ) is infinite, so neither a
+//! pathwise derivative nor enumeration exists.
+//!
+//! # Measure-valued
+//! ∂λᵢ p(k) = p(k − 1) − p(k), so ∂λᵢ E f = E[f(xᵢ ← xᵢ + 1) − f(x)]: c = 1, one
+//! point against the base sample, no draws (coupling changes nothing).
 
 use rand_distr::{Distribution as _, Poisson as PoissonSampler};
 
-use super::distribution::{Distribution, FamilyInfo};
+use super::distribution::{Distribution, FamilyInfo, MeasureValued, MvdBuffers, MvdPoints};
 use super::spec::{
     Constraint, ExampleValue, Param, ParamError, ParamInput, ParamSpec, Shape, vector,
 };
@@ -28,7 +32,7 @@ pub static FAMILY: FamilyInfo = FamilyInfo {
         doc: "rate λ (mean) of each component",
     }],
     alternatives: &[],
-    estimators: &[EstimatorKind::ScoreFunction],
+    estimators: &[EstimatorKind::ScoreFunction, EstimatorKind::MeasureValued],
     example: &[("rate", ExampleValue::Vector(&[0.7, 2.5]))],
     build,
 };
@@ -94,5 +98,36 @@ impl Distribution for Poisson {
                 s[i * b + r] = row[i] / rate[i] - 1.0;
             }
         }
+    }
+
+    fn measure_valued(&self) -> Option<&dyn MeasureValued> {
+        Some(self)
+    }
+}
+
+impl MeasureValued for Poisson {
+    fn mvd_form(&self) -> MvdPoints {
+        MvdPoints::AgainstBase
+    }
+
+    fn mvd_constant(&self, _k: usize) -> f64 {
+        1.0
+    }
+
+    /// x′ = x with xₖ + 1, sign 1; draws nothing.
+    fn mvd_points(
+        &self,
+        k: usize,
+        _coupled: bool,
+        _rng: &mut SampleRng,
+        x: &[f64],
+        out: &mut MvdBuffers<'_>,
+    ) {
+        let d = self.dim();
+        out.plus.copy_from_slice(x);
+        for row in out.plus.chunks_exact_mut(d) {
+            row[k] += 1.0;
+        }
+        out.sign.fill(1.0);
     }
 }

@@ -10,6 +10,7 @@
 //! - [`arm`]: ARM and DisARM for Bernoulli logits, an antithetic pair per sample;
 //! - [`reinmax`]: ReinMax, straight-through with a second-order backward pass;
 //! - [`gumbel_rao`]: straight-through Gumbel-Softmax averaged over conditional Gumbels;
+//! - [`measure_valued`]: uₖ = ∂θₖf + cₖ (f(x⁺ₖ) − f(x⁻ₖ)), the weak derivative;
 //! - [`exact`]: Σₖ pₖ [∇θf(eₖ) + f(eₖ)·s(eₖ)] over a finite support.
 //!
 //! Adding a sampling estimator means writing its file (a type implementing
@@ -21,6 +22,7 @@ pub mod arm;
 pub mod delta;
 pub mod exact;
 pub mod gumbel_rao;
+pub mod measure_valued;
 pub mod pathwise;
 pub mod reinmax;
 pub mod relaxed;
@@ -139,6 +141,9 @@ pub fn sampler<'a>(
                 ),
             };
             Box::new(delta::DeltaCv::new(dist, objective, inner, pathwise)?)
+        }
+        Estimator::MeasureValued { coupling } => {
+            Box::new(measure_valued::MeasureValued::new(dist, coupling)?)
         }
         Estimator::Exact => return Ok(None),
     }))

@@ -72,16 +72,15 @@ pub(super) fn one_hot(
     kind: EstimatorKind,
 ) -> Result<&dyn OneHot, RunError> {
     let hot = dist.one_hot().ok_or(RunError::WrongFamily(kind))?;
-    if hot.by_probs() {
-        if let Some(i) = hot.probs().iter().position(|p| *p <= 0.0) {
-            return Err(RunError::NoLogit {
-                estimator: kind,
-                component: i,
-                p: hot.probs()[i],
-            });
-        }
+    let zero = hot.probs().iter().position(|p| *p <= 0.0);
+    match zero {
+        Some(i) if hot.by_probs() => Err(RunError::NoLogit {
+            estimator: kind,
+            component: i,
+            p: hot.probs()[i],
+        }),
+        _ => Ok(hot),
     }
-    Ok(hot)
 }
 
 /// Sample r's gradient with respect to the logits z (u\[i·b + r\]) becomes the
