@@ -184,7 +184,7 @@ pub enum EstimatorSpec {
     #[serde(rename = "reinmax")]
     ReinMax {
         /// τ > 0, entering as softmax(θ/τ); 1 when omitted.
-        #[schema(exclusive_minimum = 0, default = 1.0, example = 1.0)]
+        #[schema(exclusive_minimum = 0, default = 1.0, example = 1.0, required = false)]
         temperature: f64,
     },
     /// Gumbel-Rao (Paulus, Maddison & Krause 2021) for categorical:
@@ -196,7 +196,13 @@ pub enum EstimatorSpec {
         #[schema(exclusive_minimum = 0, example = 0.5)]
         temperature: f64,
         /// K, the conditional perturbations per sample, 1 to 1000; 10 when omitted.
-        #[schema(minimum = 1, maximum = 1000, default = 10, example = 10)]
+        #[schema(
+            minimum = 1,
+            maximum = 1000,
+            default = 10,
+            example = 10,
+            required = false
+        )]
         draws: u32,
     },
     /// Exact enumeration of a small discrete space: no noise.

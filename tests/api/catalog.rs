@@ -46,5 +46,5 @@ async fn the_catalog_lists_every_family_estimator_and_function() {
     assert!(!c["objective"]["operators"].as_array().unwrap().is_empty());
     assert_eq!(c["objective"]["limits"]["max_depth"], 64);
     assert_eq!(c["limits"]["max_samples"], 1_000_000_000u64);
-    assert_eq!(c["estimators"].as_array().unwrap().len(), 4);
+    assert_eq!(c["estimators"].as_array().unwrap().len(), 8);
 }

@@ -114,6 +114,8 @@ async fn compare_on_a_discrete_family_reports_bias_against_the_reference() {
             "score_function",
             "score_function",
             "gumbel_softmax",
+            "reinmax",
+            "gumbel_rao",
             "exact"
         ],
         "{r}"
@@ -130,8 +132,16 @@ async fn compare_on_a_discrete_family_reports_bias_against_the_reference() {
         json!({ "kind": "gumbel_softmax", "temperature": 0.5, "hard": false })
     );
     assert_eq!(gumbel["unbiased"], false);
+    assert_eq!(
+        rows[4]["spec"],
+        json!({ "kind": "reinmax", "temperature": 1.0 })
+    );
+    assert_eq!(
+        rows[5]["spec"],
+        json!({ "kind": "gumbel_rao", "temperature": 0.5, "draws": 10 })
+    );
     // Exact enumeration has no noise and no bias: it ranks first.
-    let exact = &rows[4];
+    let exact = &rows[6];
     assert_eq!(exact["bias"]["logits"], json!([0.0, 0.0, 0.0]), "{exact}");
     assert_eq!(exact["rank"], 1, "{r}");
     // Every score-function row is unbiased, so within noise.

@@ -72,14 +72,13 @@ pub(super) fn one_hot(
     kind: EstimatorKind,
 ) -> Result<&dyn OneHot, RunError> {
     let hot = dist.one_hot().ok_or(RunError::WrongFamily(kind))?;
-    if hot.by_probs() {
-        if let Some(i) = hot.probs().iter().position(|p| *p <= 0.0) {
-            return Err(RunError::NoLogit {
-                estimator: kind,
-                component: i,
-                p: hot.probs()[i],
-            });
-        }
+    let zero = hot.probs().iter().position(|p| *p <= 0.0);
+    if let (true, Some(i)) = (hot.by_probs(), zero) {
+        return Err(RunError::NoLogit {
+            estimator: kind,
+            component: i,
+            p: hot.probs()[i],
+        });
     }
     Ok(hot)
 }
