@@ -851,6 +851,199 @@ fn table() -> Vec<Bad> {
             pointer: Some("/estimator/kind"),
         },
         Bad {
+            name: "gumbel_rao without a temperature",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_rao", "draws": 5 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "gumbel_rao with 0 draws",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_rao", "temperature": 0.5, "draws": 0 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/draws"),
+        },
+        Bad {
+            name: "gumbel_rao with too many draws",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_rao", "temperature": 0.5, "draws": 1001 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/draws"),
+        },
+        Bad {
+            name: "gumbel_rao with fractional draws",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_rao", "temperature": 0.5, "draws": 2.5 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/draws"),
+        },
+        Bad {
+            name: "gumbel_rao with negative draws",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_rao", "temperature": 0.5, "draws": -3 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/draws"),
+        },
+        Bad {
+            name: "draws on gumbel_softmax",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] =
+                    json!({ "kind": "gumbel_softmax", "temperature": 0.5, "draws": 10 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/draws"),
+        },
+        Bad {
+            name: "reinmax at a negative temperature",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "reinmax", "temperature": -1.0 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "hard on reinmax",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "reinmax", "hard": true });
+            }),
+            status: 422,
+            pointer: Some("/estimator/hard"),
+        },
+        Bad {
+            name: "temperature on arm",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "logits": [0.0, 1.0] });
+                v["objective"] = json!("sum(x)");
+                v["estimator"] = json!({ "kind": "arm", "temperature": 1.0 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/temperature"),
+        },
+        Bad {
+            name: "draws on disarm",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "logits": [0.0, 1.0] });
+                v["objective"] = json!("sum(x)");
+                v["estimator"] = json!({ "kind": "disarm", "draws": 2 });
+            }),
+            status: 422,
+            pointer: Some("/estimator/draws"),
+        },
+        Bad {
+            name: "arm on a categorical",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "logits": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "arm" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/kind"),
+        },
+        Bad {
+            name: "reinmax on a bernoulli",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "logits": [0.0, 1.0] });
+                v["objective"] = json!("sum(x)");
+                v["estimator"] = json!({ "kind": "reinmax" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/kind"),
+        },
+        Bad {
+            name: "arm with a probability of 0",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "probs": [0.5, 0.0] });
+                v["objective"] = json!("sum(x)");
+                v["estimator"] = json!({ "kind": "arm" });
+            }),
+            status: 422,
+            pointer: Some("/distribution/probs/1"),
+        },
+        Bad {
+            name: "disarm with a probability of 1",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "probs": [1.0, 0.5] });
+                v["objective"] = json!("sum(x)");
+                v["estimator"] = json!({ "kind": "disarm" });
+            }),
+            status: 422,
+            pointer: Some("/distribution/probs/0"),
+        },
+        Bad {
+            name: "gumbel_rao with a zero category probability",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "probs": [0.5, 0.0, 0.5] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "gumbel_rao", "temperature": 0.5 });
+            }),
+            status: 422,
+            pointer: Some("/distribution/probs/1"),
+        },
+        Bad {
+            name: "reinmax with a zero category probability",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "categorical", "probs": [0.0, 1.0] });
+                v["objective"] = json!("x[0]");
+                v["estimator"] = json!({ "kind": "reinmax" });
+            }),
+            status: 422,
+            pointer: Some("/distribution/probs/0"),
+        },
+        Bad {
             name: "exact beyond the outcome limit",
             method: POST,
             path: est,
