@@ -56,11 +56,12 @@ async fn compare_all_runs_every_applicable_estimator_and_ranks_them() {
         assert_eq!(row["spec"]["kind"], row["estimator"]);
     }
     // On a quadratic f the delta control variate is exact (variance 0 up to
-    // rounding); of the rest, the pathwise gradient has by far the lowest variance.
-    let best = rows.iter().find(|row| row["rank"] == 1).unwrap();
-    assert_eq!(best["spec"]["control_variate"], "delta", "{r}");
-    let third = rows.iter().find(|row| row["rank"] == 3).unwrap();
-    assert_eq!(third["spec"], json!({"kind": "reparameterization"}), "{r}");
+    // rounding, ~1e-15 against ≥ 4 for every other row), so its two rows rank
+    // first whatever the timings (work-normalised variance multiplies by time).
+    for rank in [1, 2] {
+        let row = rows.iter().find(|row| row["rank"] == rank).unwrap();
+        assert_eq!(row["spec"]["control_variate"], "delta", "{r}");
+    }
     assert!(r.get("reference").is_none());
 }
 
