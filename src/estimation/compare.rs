@@ -136,6 +136,10 @@ mod tests {
                 baseline: None,
                 category_frequencies: None,
                 chunks: 1,
+                sampling: crate::estimation::result::SamplingReport {
+                    method: "iid",
+                    std_error: String::new(),
+                },
                 evaluations_per_sample: 1.0,
                 warnings: Vec::new(),
             },

@@ -286,6 +286,9 @@ impl From<RunError> for ApiError {
             | RunError::NoRelaxation
             | RunError::NotEnumerable
             | RunError::ExactInfeasible) => ApiError::field("/estimator", e.to_string()),
+            e @ RunError::SamplingNotApplicable { .. } => {
+                ApiError::field("/sampling/method", e.to_string())
+            }
         }
     }
 }
