@@ -34,6 +34,7 @@ fn job(
         samples,
         seed: 42,
         on_non_finite: NonFinitePolicy::Error,
+        sampling: gradest::estimation::Sampling::Iid,
         max_outcomes: 65_536,
     }
 }

@@ -28,6 +28,7 @@ fn job() -> Job {
         samples: 20_000_000,
         seed: 1,
         on_non_finite: NonFinitePolicy::Error,
+        sampling: gradest::estimation::Sampling::Iid,
         max_outcomes: 1,
     }
 }

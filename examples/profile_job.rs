@@ -77,6 +77,7 @@ fn main() {
         samples: n,
         seed: 1,
         on_non_finite: NonFinitePolicy::Error,
+        sampling: gradest::estimation::Sampling::Iid,
         max_outcomes: 10,
     };
     let (c, p) = (AtomicBool::new(false), AtomicU64::new(0));

@@ -137,6 +137,10 @@ mod tests {
                 category_frequencies: None,
                 control_variate: None,
                 chunks: 1,
+                sampling: crate::estimation::result::SamplingReport {
+                    method: "iid",
+                    std_error: String::new(),
+                },
                 evaluations_per_sample: 1.0,
                 warnings: Vec::new(),
             },

@@ -81,6 +81,13 @@ pub enum RunError {
     NoMeasureValued,
     #[error("this family cannot be enumerated")]
     NotEnumerable,
+    /// Antithetic or rqmc sampling asked for where it does not apply (see
+    /// [`crate::estimation::sampling`]).
+    #[error("{method} sampling does not apply: {reason}")]
+    SamplingNotApplicable {
+        method: &'static str,
+        reason: String,
+    },
     /// The exact estimator, on a distribution with more outcomes than the job allows.
     #[error("exact enumeration is not possible for this distribution")]
     ExactInfeasible,

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::distributions::{self, Distribution};
 use super::estimator::Estimator;
 use super::objective::{self, Program};
+use super::sampling::Sampling;
 
 /// Hooks the caller uses to stop a run and watch it.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +43,9 @@ pub struct Job {
     pub samples: u64,
     pub seed: u64,
     pub on_non_finite: NonFinitePolicy,
+    /// How the base noise is drawn: iid, antithetic pairs or rqmc (only for a
+    /// family with [`Distribution::base_noise`]).
+    pub sampling: Sampling,
     /// Exact enumeration is used for a reference when the distribution has at
     /// most this many outcomes.
     pub max_outcomes: u64,

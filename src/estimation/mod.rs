@@ -15,6 +15,7 @@
 //!   and exponentials a batch at a time;
 //! - [`special`]: digamma, trigamma and the regularized upper incomplete gamma
 //!   function, on `libm`;
+//! - [`sampling`]: iid, antithetic or randomised quasi-Monte Carlo base noise;
 //! - [`stats`]: streaming moments, merging, batch-means standard errors;
 //! - [`compare`]: ranking several estimates of one problem (bias against noise,
 //!   work-normalised variance).
@@ -30,6 +31,7 @@ pub mod objective;
 pub mod result;
 pub mod rng;
 pub mod runner;
+pub mod sampling;
 pub mod simd;
 pub mod special;
 pub mod stats;
@@ -43,4 +45,5 @@ pub use objective::Program;
 pub use result::Estimate;
 pub use rng::SampleRng;
 pub use runner::run;
+pub use sampling::Sampling;
 pub use variates::normals as normal_batch;

@@ -65,10 +65,21 @@ pub struct Diagnostics {
     /// The delta-method control variate, when used.
     pub control_variate: Option<ControlVariateInfo>,
     pub chunks: usize,
+    /// How the base noise was drawn and how the standard errors were computed.
+    pub sampling: SamplingReport,
     /// Evaluations of f per sample: 1 for most estimators, 2 for ARM/DisARM's
     /// pair, 1 + 2P for measure-valued derivatives, 0 for exact enumeration.
     pub evaluations_per_sample: f64,
     pub warnings: Vec<String>,
+}
+
+/// The sampling method of a run and how its standard errors were computed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingReport {
+    /// `iid`, `antithetic` or `rqmc`.
+    pub method: &'static str,
+    /// For example "batch means over 64 independent chunks of antithetic pairs".
+    pub std_error: String,
 }
 
 /// The result of a run. Gradient-shaped vectors are flat, in [`Estimate::layout`] order.

@@ -13,6 +13,7 @@
 
 use rand::TryRng;
 
+use super::sampling::{Noise, Sampling};
 use super::simd;
 
 /// Generators advanced together in one chunk.
@@ -27,6 +28,9 @@ pub struct SampleRng {
     /// The last step's outputs; `buf[used..]` are still to be handed out.
     buf: [u64; LANES],
     used: usize,
+    /// How base noise is drawn in this chunk ([`crate::estimation::sampling`]);
+    /// iid unless the runner starts the chunk otherwise.
+    pub(crate) noise: Noise,
 }
 
 /// One xoshiro256++ step of every lane: out = rotl(s₀ + s₃, 23) + s₀, then
@@ -67,7 +71,28 @@ impl SampleRng {
             s,
             buf: [0; LANES],
             used: LANES,
+            noise: Noise::default(),
         }
+    }
+
+    /// How this generator draws base noise.
+    pub fn sampling(&self) -> Sampling {
+        self.noise.method()
+    }
+
+    /// Sets how base noise is drawn from here on (the runner does this at a
+    /// chunk's start; rqmc draws its randomisation of the d-dimensional
+    /// sequence from the stream now). `reuse` lends the buffers of an earlier
+    /// chunk; [`SampleRng::take_noise`] gives them back.
+    pub fn start_sampling(&mut self, method: Sampling, d: usize, reuse: Noise) {
+        let mut noise = reuse;
+        noise.start(method, d, self);
+        self.noise = noise;
+    }
+
+    /// The sampling state (and its buffers), leaving iid in its place.
+    pub fn take_noise(&mut self) -> Noise {
+        std::mem::take(&mut self.noise)
     }
 
     /// The next output of the stream.

@@ -46,7 +46,7 @@ fn unit(w: u64) -> f64 {
 /// u + 2⁻⁵³ ∈ (0, 1), exact: the midpoints of the 2⁵² cells, so neither 0
 /// nor 1 (a logarithm of it is finite and never 0).
 #[inline(always)]
-fn open_unit(w: u64) -> f64 {
+pub(crate) fn open_unit(w: u64) -> f64 {
     unit(w) + f64::EPSILON / 2.0
 }
 
@@ -105,6 +105,19 @@ pub fn exponentials(rng: &mut SampleRng, out: &mut [f64]) {
                 }
             },
         );
+    }
+}
+
+/// Fills `out` with independent uniforms u + 2⁻⁵³ ∈ (0, 1), one word each
+/// (the base noise of the inverse-CDF families under structured sampling).
+pub fn open_uniforms(rng: &mut SampleRng, out: &mut [f64]) {
+    let mut words = [0u64; 2 * BLOCK];
+    for block in out.chunks_mut(2 * BLOCK) {
+        let w = &mut words[..block.len()];
+        rng.fill_u64(w);
+        for (u, &wi) in block.iter_mut().zip(w.iter()) {
+            *u = open_unit(wi);
+        }
     }
 }
 

@@ -293,6 +293,9 @@ impl From<RunError> for ApiError {
             e @ RunError::NoLogit { component, .. } => {
                 ApiError::field(format!("/distribution/probs/{component}"), e.to_string())
             }
+            e @ RunError::SamplingNotApplicable { .. } => {
+                ApiError::field("/sampling/method", e.to_string())
+            }
         }
     }
 }

@@ -49,6 +49,10 @@ pub struct EstimateRequest {
     pub seed: Option<u64>,
     #[serde(default)]
     pub on_non_finite: Option<NonFiniteSpec>,
+    /// How the base noise is drawn: `{"method": "iid"}` (the default),
+    /// `"antithetic"` or `"rqmc"`.
+    #[serde(default)]
+    pub sampling: Option<SamplingSpec>,
 }
 
 /// Several estimators on one problem, with common samples and seed, for `POST /v1/compare`.
@@ -73,8 +77,39 @@ pub struct CompareRequest {
     pub seed: Option<u64>,
     #[serde(default)]
     pub on_non_finite: Option<NonFiniteSpec>,
+    /// How the base noise is drawn, for every estimator compared (`"all"`
+    /// then leaves out the leave-one-out baseline under antithetic or rqmc).
+    #[serde(default)]
+    pub sampling: Option<SamplingSpec>,
     #[serde(default)]
     pub estimators: EstimatorList,
+}
+
+/// How the base noise ε (standard normals, or the one uniform per component
+/// of an inverse-CDF family) is drawn. `iid` (the default): independently.
+/// `antithetic`: within each batch, the second half of the samples are the
+/// partners −ε (normal noise) or 1 − u (uniform noise) of the first half.
+/// `rqmc`: randomised quasi-Monte Carlo, each independent chunk of the run a
+/// scrambled Sobol sequence (Joe–Kuo directions, linear matrix scramble and
+/// digital shift) through the inverse CDF; dimension at most 1024. Both stay
+/// unbiased; their standard errors are batch means over independent chunks
+/// (see `diagnostics.sampling`). They apply to normal, multivariate_normal,
+/// log_normal, exponential, uniform, laplace, logistic, cauchy and gumbel,
+/// need at least 4 samples, and exclude the leave-one-out baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"method": "antithetic"}))]
+pub struct SamplingSpec {
+    pub method: SamplingMethodSpec,
+}
+
+/// `iid`, `antithetic` or `rqmc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SamplingMethodSpec {
+    Iid,
+    Antithetic,
+    Rqmc,
 }
 
 /// What to do when f or a gradient term is NaN or infinite at a sample:

@@ -207,7 +207,22 @@ pub struct DiagnosticsOut {
     /// ARM/DisARM's pair, 1 + 2P for measure-valued derivatives (P gradient
     /// components), 0 for exact enumeration per sample drawn (none are).
     pub evaluations_per_sample: f64,
+    pub sampling: SamplingOut,
     pub warnings: Vec<String>,
+}
+
+/// How the base noise was drawn and how the standard errors were computed.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SamplingOut {
+    /// The request's `sampling.method`: `iid`, `antithetic` or `rqmc`.
+    #[schema(example = "antithetic")]
+    pub method: &'static str,
+    /// How `std_error` was computed: batch means over the run's independent
+    /// chunks ("batch means over 64 independent chunks", "… of antithetic
+    /// pairs", "… independent randomisations" for rqmc), never a per-sample
+    /// √(variance/N) over correlated samples.
+    #[schema(example = "batch means over 64 independent chunks of antithetic pairs")]
+    pub std_error: String,
 }
 
 /// The result of one estimation.
@@ -269,6 +284,10 @@ impl From<&Estimate> for EstimateResponse {
                 }),
                 chunks: d.chunks,
                 evaluations_per_sample: d.evaluations_per_sample,
+                sampling: SamplingOut {
+                    method: d.sampling.method,
+                    std_error: d.sampling.std_error.clone(),
+                },
                 warnings: d.warnings.clone(),
             },
         }

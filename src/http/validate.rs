@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::error::{ApiError, pointer};
 use super::requests::{
     BaselineSpec, CompareRequest, DistributionSpec, EstimateRequest, EstimatorFields,
-    EstimatorList, EstimatorSpec, NonFiniteSpec,
+    EstimatorList, EstimatorSpec, NonFiniteSpec, SamplingMethodSpec, SamplingSpec,
 };
 use super::state::AppState;
 use crate::config::Limits;
@@ -16,7 +16,8 @@ use crate::estimation::distributions::{
 use crate::estimation::estimator::Delta;
 use crate::estimation::estimators::exact;
 use crate::estimation::objective::{ParseLimits, Program};
-use crate::estimation::{self, Baseline, Estimator, EstimatorKind, Job, NonFinitePolicy};
+use crate::estimation::sampling::RQMC_MAX_DIM;
+use crate::estimation::{self, Baseline, Estimator, EstimatorKind, Job, NonFinitePolicy, Sampling};
 
 /// A request with an objective of at most this many characters and at most
 /// this many parameter numbers is prepared (validated, compiled) inline on
@@ -50,6 +51,7 @@ struct Common {
     samples: u64,
     seed: u64,
     on_non_finite: NonFinitePolicy,
+    sampling: Sampling,
     max_outcomes: u64,
 }
 
@@ -60,6 +62,7 @@ impl Common {
         samples: u64,
         seed: Option<u64>,
         on_non_finite: Option<NonFiniteSpec>,
+        sampling: Option<SamplingSpec>,
         limits: &Limits,
     ) -> Result<(Common, Box<dyn Distribution>), ApiError> {
         let (family, input, dist) = distribution(spec, limits)?;
@@ -79,7 +82,9 @@ impl Common {
                 ),
             ));
         }
+        let sampling = sampling_method(sampling, dist.as_ref(), samples)?;
         let common = Common {
+            sampling,
             family,
             input,
             objective,
@@ -102,6 +107,7 @@ impl Common {
             samples: self.samples,
             seed: self.seed,
             on_non_finite: self.on_non_finite,
+            sampling: self.sampling,
             max_outcomes: self.max_outcomes,
         }
     }
@@ -157,6 +163,7 @@ impl Validate for EstimateRequest {
             self.samples,
             self.seed,
             self.on_non_finite,
+            self.sampling,
             limits,
         )?;
         let (_, est) = estimator(
@@ -166,6 +173,7 @@ impl Validate for EstimateRequest {
             "/estimator",
             limits,
         )?;
+        sampling_fits(common.sampling, &est, "/estimator")?;
         Ok(common.job(dist, est))
     }
 }
@@ -192,9 +200,10 @@ impl Validate for CompareRequest {
             self.samples,
             self.seed,
             self.on_non_finite,
+            self.sampling,
             limits,
         )?;
-        let chosen = compared(&self.estimators, common.family, dist.as_ref(), limits)?;
+        let chosen = compared(&self.estimators, &common, dist.as_ref(), limits)?;
         let mut jobs = Vec::with_capacity(chosen.len());
         for (spec, est) in chosen {
             jobs.push((spec, common.job(common.rebuild()?, est)));
@@ -210,16 +219,18 @@ impl Validate for CompareRequest {
 /// The estimators a compare runs: `"all"` that apply, or the list (each checked).
 fn compared(
     estimators: &EstimatorList,
-    family: &FamilyInfo,
+    common: &Common,
     dist: &dyn Distribution,
     limits: &Limits,
 ) -> Result<Vec<(EstimatorSpec, Estimator)>, ApiError> {
+    let (family, sampling) = (common.family, common.sampling);
     let mut chosen: Vec<(EstimatorSpec, Estimator)> = Vec::new();
     match estimators {
         EstimatorList::All => {
             for kind in family.estimators {
                 for spec in EstimatorList::all_of(*kind) {
                     if let Ok(est) = estimator(family, dist, &spec.fields(), "/estimators", limits)
+                        && sampling_fits(sampling, &est.1, "/estimators").is_ok()
                     {
                         chosen.push(est);
                     }
@@ -245,11 +256,87 @@ fn compared(
             }
             for (i, fields) in list.iter().enumerate() {
                 let at = format!("/estimators/{i}");
-                chosen.push(estimator(family, dist, fields, &at, limits)?);
+                let est = estimator(family, dist, fields, &at, limits)?;
+                sampling_fits(sampling, &est.1, &at)?;
+                chosen.push(est);
             }
         }
     }
     Ok(chosen)
+}
+
+/// The request's sampling method, checked against the distribution: antithetic
+/// and rqmc need a family that draws base noise (named in the refusal), rqmc
+/// a dimension of at most [`RQMC_MAX_DIM`], and both at least 4 samples (two
+/// chunks, so that the standard error is batch means over independent ones).
+fn sampling_method(
+    spec: Option<SamplingSpec>,
+    dist: &dyn Distribution,
+    samples: u64,
+) -> Result<Sampling, ApiError> {
+    let method = match spec.map(|s| s.method) {
+        None | Some(SamplingMethodSpec::Iid) => return Ok(Sampling::Iid),
+        Some(SamplingMethodSpec::Antithetic) => Sampling::Antithetic,
+        Some(SamplingMethodSpec::Rqmc) => Sampling::Rqmc,
+    };
+    let name = method.name();
+    if dist.base_noise().is_none() {
+        let supported: Vec<&str> = FAMILIES
+            .iter()
+            .filter(|f| {
+                distributions::build(f, &f.example_input(), usize::MAX)
+                    .is_ok_and(|d| d.base_noise().is_some())
+            })
+            .map(|f| f.name)
+            .collect();
+        return Err(ApiError::field(
+            "/sampling/method",
+            format!(
+                "\"{name}\" sampling does not apply to the family '{}'; it applies to {} \
+                 (\"iid\" applies to every family)",
+                dist.family().name,
+                supported.join(", ")
+            ),
+        ));
+    }
+    if method == Sampling::Rqmc && dist.dim() > RQMC_MAX_DIM {
+        return Err(ApiError::field(
+            "/sampling/method",
+            format!(
+                "\"rqmc\" sampling supports at most {RQMC_MAX_DIM} dimensions; the distribution \
+                 has {} (\"antithetic\" and \"iid\" have no such limit)",
+                dist.dim()
+            ),
+        ));
+    }
+    if samples < 4 {
+        return Err(ApiError::field(
+            "/samples",
+            format!(
+                "samples = {samples} is too few for \"{name}\" sampling: at least 4 are needed"
+            ),
+        ));
+    }
+    Ok(method)
+}
+
+/// Antithetic and rqmc samples within a batch are dependent, so the
+/// leave-one-out baseline (which reads a sample's neighbours) would be biased.
+fn sampling_fits(sampling: Sampling, est: &Estimator, at: &str) -> Result<(), ApiError> {
+    let loo = Estimator::ScoreFunction {
+        baseline: Baseline::LeaveOneOut,
+    };
+    if sampling == Sampling::Iid || *est != loo {
+        return Ok(());
+    }
+    Err(ApiError::field(
+        format!("{at}/baseline"),
+        format!(
+            "the \"mean\" (leave-one-out) baseline does not apply with \"{}\" sampling: \
+             its samples within a batch are dependent; use \"none\", a constant or \"optimal\"",
+            sampling.name()
+        ),
+    ))
 }
 
 /// Reads and builds the distribution; every refusal points into `/distribution`.

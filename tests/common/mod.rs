@@ -85,6 +85,7 @@ pub fn job(
         samples,
         seed,
         on_non_finite: NonFinitePolicy::Error,
+        sampling: gradest::estimation::Sampling::Iid,
         max_outcomes: 65_536,
     }
 }

@@ -18,6 +18,7 @@ use super::locscale::{LOC, LocScale, SCALE, Standard};
 use super::spec::{ExampleValue, ParamError, ParamInput};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::BaseNoise;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "cauchy",
@@ -54,6 +55,16 @@ impl Standard for StandardCauchy {
     #[inline]
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let u: f64 = Open01.sample(rng);
+        libm::tan(std::f64::consts::PI * (u - 0.5))
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Uniform)
+    }
+
+    /// ε = tan(π(u − ½)).
+    #[inline]
+    fn quantile(&self, _i: usize, u: f64) -> f64 {
         libm::tan(std::f64::consts::PI * (u - 0.5))
     }
 

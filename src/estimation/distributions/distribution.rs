@@ -8,6 +8,7 @@ use std::fmt;
 use super::spec::{ExampleValue, Param, ParamError, ParamInput, ParamSpec};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::BaseNoise;
 
 /// A family in the registry.
 pub struct FamilyInfo {
@@ -72,6 +73,14 @@ pub trait Distribution: Send + Sync + fmt::Debug {
     /// Writes the score s = ∇_θ log p_θ(x) of each sample, component-major
     /// (`s[k·b + r]`, b = x.len() / dim()).
     fn score(&self, x: &[f64], s: &mut [f64]);
+
+    /// The base noise its samples are made from, if it draws it through
+    /// [`base_normals`](crate::estimation::sampling::base_normals) or
+    /// [`base_uniforms`](crate::estimation::sampling::base_uniforms), so that
+    /// antithetic and rqmc sampling apply.
+    fn base_noise(&self) -> Option<BaseNoise> {
+        None
+    }
 
     /// The pathwise (reparameterised) form, if the family has one.
     fn reparameterized(&self) -> Option<&dyn Reparameterized> {

@@ -23,6 +23,7 @@ use super::spec::{
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::{BaseNoise, Sampling, base_uniforms};
 use crate::estimation::variates;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
@@ -82,14 +83,25 @@ impl Distribution for Exponential {
         &self.params
     }
 
+    /// iid: E = −ln(u + 2⁻⁵³) from the generator's words (the pinned bits);
+    /// structured: E = F⁻¹(u) = −ln(1 − u) from the base uniforms.
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         let d = self.dim();
-        variates::exponentials(rng, x);
+        if rng.sampling() == Sampling::Iid {
+            variates::exponentials(rng, x);
+        } else {
+            base_uniforms(rng, x, d);
+            x.iter_mut().for_each(|u| *u = -libm::log1p(-*u));
+        }
         for xr in x.chunks_exact_mut(d) {
             for (v, ir) in xr.iter_mut().zip(&self.inv_rate) {
                 *v *= ir;
             }
         }
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Uniform)
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {

@@ -17,6 +17,7 @@ use super::locscale::{LOC, LocScale, SCALE, Standard};
 use super::spec::{ExampleValue, ParamError, ParamInput};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::BaseNoise;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "gumbel",
@@ -53,6 +54,16 @@ impl Standard for StandardGumbel {
     #[inline]
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let u: f64 = Open01.sample(rng);
+        -libm::log(-libm::log(u))
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Uniform)
+    }
+
+    /// ε = −ln(−ln u).
+    #[inline]
+    fn quantile(&self, _i: usize, u: f64) -> f64 {
         -libm::log(-libm::log(u))
     }
 

@@ -17,6 +17,7 @@ use super::locscale::{LOC, LocScale, SCALE, Standard};
 use super::spec::{ExampleValue, ParamError, ParamInput};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::BaseNoise;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "laplace",
@@ -53,6 +54,20 @@ impl Standard for StandardLaplace {
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let e = crate::estimation::variates::exponential(rng);
         if rng.next_u64() >> 63 == 0 { e } else { -e }
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Uniform)
+    }
+
+    /// ε = ln 2u for u < ½, −ln(2 − 2u) above (exact: u is an odd multiple of 2⁻⁵³, so 2u and 2 − 2u are too; u ↔ 1 − u gives ε ↔ −ε).
+    #[inline]
+    fn quantile(&self, _i: usize, u: f64) -> f64 {
+        if u < 0.5 {
+            libm::log(2.0 * u)
+        } else {
+            -libm::log(2.0 - 2.0 * u)
+        }
     }
 
     #[inline]

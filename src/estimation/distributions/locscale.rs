@@ -18,6 +18,7 @@ use std::fmt;
 use super::distribution::{Distribution, FamilyInfo, Reparameterized};
 use super::spec::{Constraint, Param, ParamInput, ParamSpec, Shape, vector};
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::{BaseNoise, Sampling, base_uniforms};
 
 /// The standard member φ of a location-scale family (possibly with a
 /// per-component shape, as student_t's df).
@@ -27,6 +28,18 @@ pub trait Standard: Send + Sync + fmt::Debug + 'static {
 
     /// ψ(z) = (log φ)′(z) for component i.
     fn dlog(&self, i: usize, z: f64) -> f64;
+
+    /// `Some(BaseNoise::Uniform)` if ε = F⁻¹(u) from one uniform
+    /// ([`Standard::quantile`]), so that antithetic and rqmc sampling apply.
+    fn base_noise(&self) -> Option<BaseNoise> {
+        None
+    }
+
+    /// ε = F⁻¹(u) for component i, u ∈ (0, 1); used only when
+    /// [`Standard::base_noise`] is `Some` (NaN otherwise).
+    fn quantile(&self, _i: usize, _u: f64) -> f64 {
+        f64::NAN
+    }
 }
 
 /// The `loc` parameter of every location-scale family.
@@ -98,9 +111,14 @@ impl<S: Standard> LocScale<S> {
         )
     }
 
-    /// Draws ε into `eps` (sample-major) and writes x = loc + scale·ε.
+    /// Draws ε into `eps` (sample-major) and writes x = loc + scale·ε: iid
+    /// with [`Standard::draw`], antithetic or rqmc through the quantile of
+    /// the base uniforms.
     fn draw(&self, rng: &mut SampleRng, x: &mut [f64], eps: Option<&mut [f64]>) {
         let d = self.loc.len();
+        if rng.sampling() != Sampling::Iid {
+            return self.draw_quantile(rng, x, eps);
+        }
         match eps {
             Some(eps) => {
                 for (xr, er) in x.chunks_exact_mut(d).zip(eps.chunks_exact_mut(d)) {
@@ -122,6 +140,42 @@ impl<S: Standard> LocScale<S> {
     }
 }
 
+impl<S: Standard> LocScale<S> {
+    /// ε = F⁻¹(u) from the base uniforms u, x = loc + scale·ε.
+    fn draw_quantile(&self, rng: &mut SampleRng, x: &mut [f64], eps: Option<&mut [f64]>) {
+        let d = self.loc.len();
+        match eps {
+            Some(eps) => {
+                self.quantiles(rng, eps);
+                for (xr, er) in x.chunks_exact_mut(d).zip(eps.chunks_exact(d)) {
+                    for i in 0..d {
+                        xr[i] = self.loc[i] + self.scale[i] * er[i];
+                    }
+                }
+            }
+            None => {
+                self.quantiles(rng, x);
+                for xr in x.chunks_exact_mut(d) {
+                    for (i, v) in xr.iter_mut().enumerate() {
+                        *v = self.loc[i] + self.scale[i] * *v;
+                    }
+                }
+            }
+        }
+    }
+
+    /// ε = F⁻¹(u) into `e` (rows of d) from the base uniforms.
+    fn quantiles(&self, rng: &mut SampleRng, e: &mut [f64]) {
+        let d = self.loc.len();
+        base_uniforms(rng, e, d);
+        for row in e.chunks_exact_mut(d) {
+            for (i, v) in row.iter_mut().enumerate() {
+                *v = self.standard.quantile(i, *v);
+            }
+        }
+    }
+}
+
 impl<S: Standard> Distribution for LocScale<S> {
     fn family(&self) -> &'static FamilyInfo {
         self.info
@@ -137,6 +191,10 @@ impl<S: Standard> Distribution for LocScale<S> {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         self.draw(rng, x, None);
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        self.standard.base_noise()
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {

@@ -15,7 +15,7 @@ use super::spec::{
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
-use crate::estimation::variates::normals as standard_normals;
+use crate::estimation::sampling::{BaseNoise, base_normals};
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "log_normal",
@@ -105,13 +105,17 @@ impl Distribution for LogNormal {
     }
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
-        standard_normals(rng, x);
         let d = self.dim();
+        base_normals(rng, x, d);
         for xr in x.chunks_exact_mut(d) {
             for (i, v) in xr.iter_mut().enumerate() {
                 *v = libm::exp(self.loc[i] + self.scale[i] * *v);
             }
         }
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Normal)
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
@@ -141,7 +145,7 @@ impl Reparameterized for LogNormal {
     }
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
-        standard_normals(rng, aux);
+        base_normals(rng, aux, self.dim());
         self.transform(aux, x);
     }
 

@@ -17,6 +17,7 @@ use super::locscale::{LOC, LocScale, SCALE, Standard};
 use super::spec::{ExampleValue, ParamError, ParamInput};
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::BaseNoise;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "logistic",
@@ -53,6 +54,16 @@ impl Standard for StandardLogistic {
     fn draw(&self, _i: usize, rng: &mut SampleRng) -> f64 {
         let u: f64 = Open01.sample(rng);
         // log(u/(1−u)) = log u − log1p(−u), accurate in both tails.
+        libm::log(u) - libm::log1p(-u)
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Uniform)
+    }
+
+    /// ε = ln u − ln(1 − u).
+    #[inline]
+    fn quantile(&self, _i: usize, u: f64) -> f64 {
         libm::log(u) - libm::log1p(-u)
     }
 

@@ -21,7 +21,7 @@ use super::spec::{
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
-use crate::estimation::variates::normals as standard_normals;
+use crate::estimation::sampling::{BaseNoise, base_normals};
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "multivariate_normal",
@@ -132,8 +132,12 @@ impl Distribution for MultivariateNormal {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         let mut eps = vec![0.0; x.len()];
-        standard_normals(rng, &mut eps);
+        base_normals(rng, &mut eps, self.d);
         self.transform(&eps, x);
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Normal)
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
@@ -219,7 +223,7 @@ impl Reparameterized for MultivariateNormal {
     }
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
-        standard_normals(rng, aux);
+        base_normals(rng, aux, self.d);
         self.transform(aux, x);
     }
 

@@ -33,8 +33,9 @@ use super::spec::{
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::{BaseNoise, base_normals};
 use crate::estimation::simd;
-use crate::estimation::variates::{self, normals as standard_normals};
+use crate::estimation::variates;
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "normal",
@@ -135,8 +136,12 @@ impl Distribution for Normal {
     }
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
-        standard_normals(rng, x);
+        base_normals(rng, x, self.dim());
         self.shift_scale(x);
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Normal)
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {
@@ -262,7 +267,7 @@ impl Reparameterized for Normal {
     }
 
     fn rsample(&self, rng: &mut SampleRng, x: &mut [f64], aux: &mut [f64]) {
-        standard_normals(rng, aux);
+        base_normals(rng, aux, self.dim());
         x.copy_from_slice(aux);
         self.shift_scale(x);
     }

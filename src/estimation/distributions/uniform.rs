@@ -21,6 +21,7 @@ use super::spec::{
 };
 use crate::estimation::estimator::EstimatorKind;
 use crate::estimation::rng::SampleRng;
+use crate::estimation::sampling::{BaseNoise, Sampling, base_uniforms};
 
 pub static FAMILY: FamilyInfo = FamilyInfo {
     name: "uniform",
@@ -97,8 +98,22 @@ impl Uniform {
         }
     }
 
+    /// x = a + (b − a)u: iid u from `rng.random()` (the pinned bits), else
+    /// the base uniforms (antithetic or rqmc).
     fn draw(&self, rng: &mut SampleRng, x: &mut [f64], mut aux: Option<&mut [f64]>) {
         let d = self.low.len();
+        if rng.sampling() != Sampling::Iid {
+            base_uniforms(rng, x, d);
+            if let Some(a) = aux {
+                a.copy_from_slice(x);
+            }
+            for xr in x.chunks_exact_mut(d) {
+                for ((v, a), w) in xr.iter_mut().zip(&self.low).zip(&self.width) {
+                    *v = a + w * *v;
+                }
+            }
+            return;
+        }
         for (r, xr) in x.chunks_exact_mut(d).enumerate() {
             for i in 0..d {
                 let u: f64 = rng.random();
@@ -126,6 +141,10 @@ impl Distribution for Uniform {
 
     fn sample(&self, rng: &mut SampleRng, x: &mut [f64]) {
         self.draw(rng, x, None);
+    }
+
+    fn base_noise(&self) -> Option<BaseNoise> {
+        Some(BaseNoise::Uniform)
     }
 
     fn score(&self, x: &[f64], s: &mut [f64]) {

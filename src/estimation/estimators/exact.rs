@@ -10,7 +10,7 @@ use crate::estimation::estimator::{Estimator, EstimatorKind};
 use crate::estimation::job::Job;
 use crate::estimation::objective::Want;
 use crate::estimation::result::{
-    CategoryFit, Diagnostics, Estimate, ParamLayout, Reference, Summary,
+    CategoryFit, Diagnostics, Estimate, ParamLayout, Reference, SamplingReport, Summary,
 };
 use crate::estimation::special::gamma_q;
 use crate::estimation::stats::Moments;
@@ -77,6 +77,10 @@ impl Exact {
                 category_frequencies: None,
                 control_variate: None,
                 chunks: 0,
+                sampling: SamplingReport {
+                    method: "iid",
+                    std_error: "none: exact enumeration has no noise".into(),
+                },
                 evaluations_per_sample: 0.0,
                 warnings: vec![format!(
                     "exact enumeration over {} outcomes; no sampling was done",

@@ -15,6 +15,7 @@ use crate::estimation::estimators::{Batch, Sampler};
 use crate::estimation::job::{Controls, Job, NonFinitePolicy};
 use crate::estimation::objective::Workspace;
 use crate::estimation::rng::chunk_rng;
+use crate::estimation::sampling::Noise;
 use crate::estimation::stats::{CoMoments, Moments, non_negative};
 
 /// A chunk's totals; its per-component moments are kept in the worker's
@@ -105,6 +106,9 @@ pub(super) struct Scratch {
     keep: Vec<bool>,
     /// A batch's summaries: f first, then each gradient component.
     stats: Vec<CoMoments>,
+    /// The sampling state's buffers (an rqmc chunk's scrambled Sobol
+    /// directions), lent to each chunk's generator in turn.
+    noise: Noise,
     /// Samples drawn since the deadline was last compared with the clock
     /// (`u64::MAX` before the first batch: compare then).
     unclocked: u64,
@@ -119,6 +123,7 @@ impl Scratch {
             batch: Batch::new(cap, job.distribution.as_ref(), aux_len),
             keep: vec![true; cap],
             stats: Vec::with_capacity(grad_len(job.distribution.as_ref()) + 1),
+            noise: Noise::default(),
             unclocked: u64::MAX,
         }
     }
@@ -173,9 +178,11 @@ fn chunk(
         batch,
         keep,
         stats,
+        noise,
         unclocked,
     } = scratch;
     let mut rng = chunk_rng(job.seed, c as u64);
+    rng.start_sampling(job.sampling, d, std::mem::take(noise));
     let mut out = Totals::default();
     let mut xs = XStats::new(d);
     for b in plan.batches(plan.chunk_len(c)) {
@@ -204,6 +211,7 @@ fn chunk(
         controls.progress.fetch_add(b as u64, Ordering::Relaxed);
     }
     xs.finish(sums.x);
+    *noise = rng.take_noise();
     Ok(out)
 }
 

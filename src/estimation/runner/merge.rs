@@ -7,12 +7,16 @@ use crate::estimation::distributions::{Constraint, Distribution, grad_len};
 use crate::estimation::error::RunError;
 use crate::estimation::estimator::{Baseline, Estimator};
 use crate::estimation::job::Job;
+use crate::estimation::sampling::Sampling;
 use crate::estimation::stats::{CoMoments, Moments, batch_means_se};
 
 /// Everything the merged chunks say, before warnings.
 #[derive(Debug, Clone)]
 pub(super) struct Merged {
     pub f: Moments,
+    /// Under antithetic or rqmc sampling, the standard error of f's mean by
+    /// batch means over the chunks (iid keeps √(Var f/N), as pinned).
+    pub f_std_error: Option<f64>,
     pub xs: Vec<Moments>,
     pub non_finite: u64,
     pub underflow: u64,
@@ -35,6 +39,7 @@ pub(super) fn merge(job: &Job, outs: &[ChunkOut<'_>]) -> Result<Merged, RunError
     let (d, p) = (dist.dim(), grad_len(dist));
     let mut m = Merged {
         f: Moments::default(),
+        f_std_error: None,
         xs: vec![Moments::default(); d],
         non_finite: 0,
         underflow: 0,
@@ -62,6 +67,9 @@ pub(super) fn merge(job: &Job, outs: &[ChunkOut<'_>]) -> Result<Merged, RunError
             total: job.samples,
             kept: m.f.n as u64,
         });
+    }
+    if job.sampling != Sampling::Iid {
+        m.f_std_error = batch_means_se(outs.iter().map(|o| (o.f.n, o.f.mean)));
     }
     let coef = coefficients(job, outs, p, &mut m);
     components(outs, &coef, &mut m);

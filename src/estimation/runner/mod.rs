@@ -38,10 +38,14 @@ pub use plan::{Plan, default_threads};
 
 use super::distributions::Distribution;
 use super::error::RunError;
+use super::estimator::{Baseline, Estimator};
 use super::estimators::exact::{self, Exact};
 use super::estimators::{self, Sampler};
 use super::job::{Controls, Job};
-use super::result::{ControlVariateInfo, Diagnostics, Estimate, ParamLayout, Reference, Summary};
+use super::result::{
+    ControlVariateInfo, Diagnostics, Estimate, ParamLayout, Reference, SamplingReport, Summary,
+};
+use super::sampling::{self, RQMC_MAX_DIM, Sampling};
 use super::stats::Moments;
 
 /// Runs a job to completion on up to [`default_threads`] threads (blocking).
@@ -74,6 +78,7 @@ pub fn run_with_threads(
         return Ok(exact.into_estimate(layout(dist), job.seed, elapsed));
     };
     let (plan, per_sample) = Plan::for_job(job, sampler.aux_len());
+    sampling_applies(job, &plan)?;
     let threads = plan::threads(&plan, job.samples, per_sample, threads);
     let summaries = run_chunks(job, sampler.as_ref(), &plan, controls, threads);
     let evaluations = sampler.evaluations_per_sample();
@@ -107,6 +112,43 @@ fn applies(job: &Job) -> Result<(), RunError> {
         estimator: job.estimator.kind(),
         family: family.name,
         applicable: family.estimators,
+    })
+}
+
+/// Antithetic and rqmc sampling need a family with base noise, at least two
+/// chunks (batch means), no leave-one-out baseline (its baseline would read a
+/// sample's partner), and for rqmc d ≤ [`RQMC_MAX_DIM`] and chunks of at most
+/// 2³² samples. (The HTTP layer refuses these first, in its words.)
+fn sampling_applies(job: &Job, plan: &Plan) -> Result<(), RunError> {
+    let method = job.sampling;
+    if method == Sampling::Iid {
+        return Ok(());
+    }
+    let dist = job.distribution.as_ref();
+    let reason = if dist.base_noise().is_none() {
+        format!("the family '{}' draws no base noise", dist.family().name)
+    } else if plan.chunks < 2 {
+        format!(
+            "{} samples make one chunk; batch means need two",
+            job.samples
+        )
+    } else if matches!(
+        job.estimator,
+        Estimator::ScoreFunction {
+            baseline: Baseline::LeaveOneOut
+        }
+    ) {
+        "a leave-one-out baseline would read the other samples of a structured batch".into()
+    } else if method == Sampling::Rqmc && dist.dim() > RQMC_MAX_DIM {
+        format!("dimension {} exceeds {RQMC_MAX_DIM}", dist.dim())
+    } else if method == Sampling::Rqmc && plan.chunk_len(0) > 1 << sampling::sobol_bits() {
+        format!("a chunk of {} samples is too long", plan.chunk_len(0))
+    } else {
+        return Ok(());
+    };
+    Err(RunError::SamplingNotApplicable {
+        method: method.name(),
+        reason,
     })
 }
 
@@ -203,7 +245,9 @@ fn estimate(
         objective: Summary {
             mean: f.mean,
             variance: f.variance(),
-            std_error: (f.variance() / n).sqrt(),
+            std_error: merged
+                .f_std_error
+                .unwrap_or_else(|| (f.variance() / n).sqrt()),
         },
         reference,
         diagnostics: Diagnostics {
@@ -219,6 +263,10 @@ fn estimate(
             category_frequencies: fitted,
             control_variate: None,
             chunks: plan.chunks,
+            sampling: SamplingReport {
+                method: job.sampling.name(),
+                std_error: job.sampling.std_error_method(plan.chunks),
+            },
             evaluations_per_sample: 1.0,
             warnings,
         },
