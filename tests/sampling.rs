@@ -10,7 +10,6 @@
 mod common;
 
 use common::*;
-use gradest::estimation::distributions::ParamValue;
 use gradest::estimation::{Baseline, Estimate, Estimator, Job, Sampling};
 
 const LOC: [f64; 2] = [0.5, -1.0];
@@ -20,6 +19,13 @@ const W: f64 = 0.8;
 const A: f64 = 0.3;
 const N: u64 = 200_000;
 const METHODS: [Sampling; 2] = [Sampling::Antithetic, Sampling::Rqmc];
+
+/// Per component of a normal: (μ, σ) ↦ (E f, ∂μ, ∂σ).
+type Part = fn(f64, f64) -> (f64, f64, f64);
+/// Per component of an exponential: λ ↦ (E f, ∂λ).
+type RatePart = fn(f64) -> (f64, f64);
+/// Per seed: (∂μ, ∂σ).
+type PerSeed = Vec<[f64; 2]>;
 
 fn estimators() -> [(&'static str, Estimator); 3] {
     [
@@ -68,7 +74,7 @@ fn bump(m: f64, s: f64) -> (f64, f64, f64) {
 }
 
 /// (E f, gradient) of Σᵢ fᵢ(xᵢ), gradient ordered (∂μ…, ∂σ…).
-fn separable(part: fn(f64, f64) -> (f64, f64, f64)) -> (f64, Vec<f64>) {
+fn separable(part: Part) -> (f64, Vec<f64>) {
     let parts: Vec<_> = LOC.iter().zip(&SCALE).map(|(&m, &s)| part(m, s)).collect();
     let mut g: Vec<f64> = parts.iter().map(|p| p.1).collect();
     g.extend(parts.iter().map(|p| p.2));
@@ -95,7 +101,7 @@ fn check(label: &str, e: &Estimate, mean: f64, truth: &[f64]) {
 
 #[test]
 fn unbiased_on_normal() {
-    let cases: [(&str, fn(f64, f64) -> (f64, f64, f64)); 3] = [
+    let cases: [(&str, Part); 3] = [
         ("sum((x - 3)^2)", quadratic),
         ("sum(cos(0.8 * x))", cosine),
         ("sum(exp(-0.3 * x^2))", bump),
@@ -118,7 +124,7 @@ fn unbiased_on_normal() {
 fn unbiased_on_exponential() {
     let rate = [0.7, 2.5];
     let input = params(&[("rate", rate.to_vec())]);
-    let cases: [(&str, fn(f64) -> (f64, f64)); 2] = [
+    let cases: [(&str, RatePart); 2] = [
         ("sum(x^2)", |l| (2.0 / (l * l), -4.0 / (l * l * l))),
         ("sum(exp(-x))", |l| {
             (l / (l + 1.0), 1.0 / ((l + 1.0) * (l + 1.0)))
@@ -207,8 +213,8 @@ fn antithetic_pairs_cancel_the_quadratic_loc_derivative() {
         normal_job(&LOC, &SCALE, f, Estimator::Reparameterization, 4096, 2),
         Sampling::Antithetic,
     ));
-    for i in 0..2 {
-        let want = 2.0 * (LOC[i] - K);
+    for (i, m) in LOC.iter().enumerate() {
+        let want = 2.0 * (m - K);
         assert!(
             (anti.gradient[i] - want).abs() < 1e-12,
             "{:?}",
@@ -229,12 +235,7 @@ fn antithetic_pairs_cancel_the_quadratic_loc_derivative() {
 }
 
 /// 1-d normal, f = cos(0.8x), reparameterization: the estimates over `seeds`.
-fn spread(
-    method: Sampling,
-    n: u64,
-    seeds: u64,
-    f: &str,
-) -> (Vec<[f64; 2]>, Vec<[f64; 2]>, Vec<[f64; 2]>) {
+fn spread(method: Sampling, n: u64, seeds: u64, f: &str) -> (PerSeed, PerSeed, PerSeed) {
     let (mut g, mut se, mut naive) = (Vec::new(), Vec::new(), Vec::new());
     for seed in 0..seeds {
         let j = with(
@@ -365,7 +366,6 @@ fn reproducible_across_threads() {
         assert_eq!(a.gradient, b.gradient);
         assert_eq!(a.std_error, b.std_error);
     }
-    let _ = ParamValue::Vector(vec![]);
 }
 
 /// Families without base noise are refused by the runner too.

@@ -245,6 +245,88 @@ fn table() -> Vec<Bad> {
             status: 422,
             pointer: Some("/on_non_finite"),
         },
+        // Sampling.
+        Bad {
+            name: "unknown sampling method",
+            method: POST,
+            path: est,
+            body: Job(|v| v["sampling"] = json!({ "method": "sobol" })),
+            status: 422,
+            pointer: Some("/sampling/method"),
+        },
+        Bad {
+            name: "sampling: extra field",
+            method: POST,
+            path: est,
+            body: Job(|v| v["sampling"] = json!({ "method": "rqmc", "points": 64 })),
+            status: 422,
+            pointer: Some("/sampling/points"),
+        },
+        Bad {
+            name: "sampling as a string",
+            method: POST,
+            path: est,
+            body: Job(|v| v["sampling"] = json!("rqmc")),
+            status: 422,
+            pointer: Some("/sampling"),
+        },
+        Bad {
+            name: "rqmc on poisson",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["distribution"] = json!({ "family": "poisson", "rate": [2.0] });
+                v["estimator"] = json!({ "kind": "score_function" });
+                v["sampling"] = json!({ "method": "rqmc" });
+            }),
+            status: 422,
+            pointer: Some("/sampling/method"),
+        },
+        Bad {
+            name: "antithetic on student_t",
+            method: POST,
+            path: "/v1/jobs",
+            body: Job(|v| {
+                v["distribution"] =
+                    json!({ "family": "student_t", "df": [3.0], "loc": [0.0], "scale": [1.0] });
+                v["sampling"] = json!({ "method": "antithetic" });
+            }),
+            status: 422,
+            pointer: Some("/sampling/method"),
+        },
+        Bad {
+            name: "antithetic with the leave-one-out baseline",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["estimator"] = json!({ "kind": "score_function", "baseline": "mean" });
+                v["sampling"] = json!({ "method": "antithetic" });
+            }),
+            status: 422,
+            pointer: Some("/estimator/baseline"),
+        },
+        Bad {
+            name: "rqmc with too few samples",
+            method: POST,
+            path: est,
+            body: Job(|v| {
+                v["samples"] = json!(3);
+                v["sampling"] = json!({ "method": "rqmc" });
+            }),
+            status: 422,
+            pointer: Some("/samples"),
+        },
+        Bad {
+            name: "compare: rqmc on bernoulli",
+            method: POST,
+            path: "/v1/compare",
+            body: Compare(|v| {
+                v["distribution"] = json!({ "family": "bernoulli", "probs": [0.3] });
+                v["sampling"] = json!({ "method": "rqmc" });
+            }),
+            status: 422,
+            pointer: Some("/sampling/method"),
+        },
         // The distribution.
         Bad {
             name: "unknown family",
