@@ -6,8 +6,9 @@ use utoipa::ToSchema;
 
 use crate::config::Limits;
 use crate::estimation::EstimatorKind;
-use crate::estimation::distributions::{self, FAMILIES, FamilyInfo};
+use crate::estimation::distributions::{self, Distribution, FAMILIES, FamilyInfo};
 use crate::estimation::objective::{CONSTANT_TABLE, FUNCTION_TABLE, OPERATORS};
+use crate::estimation::sampling::Sampling;
 
 /// What the service knows: families, estimators, the objective language, limits.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -15,6 +16,8 @@ pub struct Catalog {
     pub families: Vec<FamilyOut>,
     pub estimators: Vec<EstimatorOut>,
     pub control_variates: Vec<ControlVariateOut>,
+    /// The sampling methods of a job's `"sampling": {"method": …}`.
+    pub sampling: Vec<SamplingOut>,
     pub objective: ObjectiveLanguage,
     pub limits: LimitsOut,
 }
@@ -60,6 +63,16 @@ pub struct ConstraintOut {
 pub struct EstimatorOut {
     #[schema(example = "score_function")]
     pub kind: &'static str,
+    pub doc: &'static str,
+    /// The families it applies to.
+    pub families: Vec<&'static str>,
+}
+
+/// A sampling method.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SamplingOut {
+    #[schema(example = "rqmc")]
+    pub method: &'static str,
     pub doc: &'static str,
     /// The families it applies to.
     pub families: Vec<&'static str>,
@@ -148,22 +161,29 @@ impl Catalog {
                     EstimatorKind::Reparameterization.name(),
                     EstimatorKind::ScoreFunction.name(),
                 ],
-                families: gaussian_families(),
+                families: families_where(|d| d.gaussian().is_some()),
             }],
+            sampling: Sampling::ALL
+                .iter()
+                .map(|m| SamplingOut {
+                    method: m.name(),
+                    doc: m.doc(),
+                    families: families_where(|d| *m == Sampling::Iid || d.base_noise().is_some()),
+                })
+                .collect(),
             objective: ObjectiveLanguage::new(limits),
             limits: LimitsOut::from(limits),
         }
     }
 }
 
-/// The families with a Gaussian form (the delta control variate's), found by
-/// building each family's example.
-fn gaussian_families() -> Vec<&'static str> {
+/// The families whose example distribution has a property (a Gaussian form,
+/// base noise), found by building each family's example.
+fn families_where(has: impl Fn(&dyn Distribution) -> bool) -> Vec<&'static str> {
     FAMILIES
         .iter()
         .filter(|f| {
-            distributions::build(f, &f.example_input(), usize::MAX)
-                .is_ok_and(|d| d.gaussian().is_some())
+            distributions::build(f, &f.example_input(), usize::MAX).is_ok_and(|d| has(d.as_ref()))
         })
         .map(|f| f.name)
         .collect()

@@ -78,6 +78,22 @@ impl Sampling {
         }
     }
 
+    /// One line on what it is.
+    pub fn doc(self) -> &'static str {
+        match self {
+            Sampling::Iid => "independent draws (the default)",
+            Sampling::Antithetic => {
+                "antithetic pairs within each batch: (ε, −ε) for normal base noise, (u, 1 − u) for \
+                 inverse-CDF families; not with the mean (leave-one-out) baseline"
+            }
+            Sampling::Rqmc => {
+                "randomised quasi-Monte Carlo: per chunk one scrambled Sobol sequence (Joe–Kuo \
+                 directions, linear matrix scramble and digital shift) through the inverse CDF; \
+                 up to 1024 dimensions; not with the mean (leave-one-out) baseline"
+            }
+        }
+    }
+
     /// How the standard error of a run with `chunks` chunks was computed.
     pub fn std_error_method(self, chunks: usize) -> String {
         if chunks < 2 {
