@@ -1,7 +1,7 @@
 //! Sobol direction numbers for dimensions 2–1024: the first 1023 rows of
 //! S. Joe and F. Y. Kuo, "new-joe-kuo-6.21201" (Constructing Sobol sequences
 //! with better two-dimensional projections, SIAM J. Sci. Comput. 30 (2008)
-//! 2635–2654; https://web.maths.unsw.edu.au/~fkuo/sobol/), copied verbatim
+//! 2635–2654; <https://web.maths.unsw.edu.au/~fkuo/sobol/>), copied verbatim
 //! from the copy of that file the `sobol` crate 1.0.2 ships (BSD-3-Clause).
 //! The direction numbers are © 2008 Frances Y. Kuo and Stephen Joe, under
 //! their BSD-style licence (redistribution with this notice; provided "as is",
