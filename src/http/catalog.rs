@@ -15,9 +15,9 @@ use crate::estimation::sampling::Sampling;
 pub struct Catalog {
     pub families: Vec<FamilyOut>,
     pub estimators: Vec<EstimatorOut>,
-    pub control_variates: Vec<ControlVariateOut>,
+    pub control_variates: Vec<ControlVariateKindOut>,
     /// The sampling methods of a job's `"sampling": {"method": …}`.
-    pub sampling: Vec<SamplingOut>,
+    pub sampling: Vec<SamplingMethodOut>,
     pub objective: ObjectiveLanguage,
     pub limits: LimitsOut,
 }
@@ -70,7 +70,7 @@ pub struct EstimatorOut {
 
 /// A sampling method.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SamplingOut {
+pub struct SamplingMethodOut {
     #[schema(example = "rqmc")]
     pub method: &'static str,
     pub doc: &'static str,
@@ -80,7 +80,7 @@ pub struct SamplingOut {
 
 /// A control variate, asked for with `"control_variate"` on an estimator.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ControlVariateOut {
+pub struct ControlVariateKindOut {
     #[schema(example = "delta")]
     pub name: &'static str,
     pub doc: &'static str,
@@ -152,7 +152,7 @@ impl Catalog {
                         .collect(),
                 })
                 .collect(),
-            control_variates: vec![ControlVariateOut {
+            control_variates: vec![ControlVariateKindOut {
                 name: "delta",
                 doc: "the second-order Taylor expansion of f at the mean, whose expectation is \
                       known; its coefficient is cross-fitted between chunks (unbiased); exact \
@@ -165,7 +165,7 @@ impl Catalog {
             }],
             sampling: Sampling::ALL
                 .iter()
-                .map(|m| SamplingOut {
+                .map(|m| SamplingMethodOut {
                     method: m.name(),
                     doc: m.doc(),
                     families: families_where(|d| *m == Sampling::Iid || d.base_noise().is_some()),
