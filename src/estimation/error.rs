@@ -91,6 +91,10 @@ pub enum RunError {
     /// The exact estimator, on a distribution with more outcomes than the job allows.
     #[error("exact enumeration is not possible for this distribution")]
     ExactInfeasible,
+    /// Chunk summaries handed to a run (resumed from checkpoints) or to a
+    /// merge of partial runs that do not fit the job's plan.
+    #[error("the chunk summaries do not fit this job: {0}")]
+    Summaries(String),
 }
 
 /// The first 8 components of a sample, to 6 decimals, then `…` if there are more.

@@ -296,6 +296,7 @@ impl From<RunError> for ApiError {
             e @ RunError::SamplingNotApplicable { .. } => {
                 ApiError::field("/sampling/method", e.to_string())
             }
+            e @ RunError::Summaries(_) => ApiError::field("/partials", e.to_string()),
         }
     }
 }
