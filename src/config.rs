@@ -150,6 +150,10 @@ pub struct Limits {
     /// Most background jobs kept (finished ones are evicted oldest first).
     #[arg(long, env = "GRADEST_MAX_JOBS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_jobs: u32,
+    /// Most background jobs running at once (the others wait, queued); their
+    /// chunks share the cores in turns, behind interactive requests' chunks.
+    #[arg(long, env = "GRADEST_JOB_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub job_concurrency: u32,
     /// Most estimators in one compare request.
     #[arg(long, env = "GRADEST_MAX_COMPARE_ESTIMATORS", default_value_t = 16)]
     pub max_compare_estimators: usize,
@@ -171,6 +175,7 @@ impl Default for Limits {
             job_time_budget_secs: 600.0,
             concurrency: default_concurrency(),
             max_jobs: 1_000,
+            job_concurrency: 4,
             max_compare_estimators: 16,
         }
     }

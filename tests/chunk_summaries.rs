@@ -213,17 +213,25 @@ fn summaries_that_do_not_fit_are_refused() {
     assert!(merge_partials(&job, &shuffled, 0.0).is_ok());
 }
 
-/// A gate that counts its entries and checks each is left.
+/// A gate that counts its entries and pauses and checks each entry is left.
 #[derive(Default)]
 struct Counting {
     inside: AtomicUsize,
     entered: AtomicUsize,
+    pauses: AtomicUsize,
 }
 
 impl ChunkGate for Counting {
     fn enter(&self) {
         self.entered.fetch_add(1, Ordering::SeqCst);
         self.inside.fetch_add(1, Ordering::SeqCst);
+    }
+    fn pause(&self) {
+        assert!(
+            self.inside.load(Ordering::SeqCst) > 0,
+            "a pause happens inside the gate"
+        );
+        self.pauses.fetch_add(1, Ordering::SeqCst);
     }
     fn leave(&self) {
         self.inside.fetch_sub(1, Ordering::SeqCst);
@@ -239,7 +247,17 @@ fn every_chunk_passes_the_gate_and_the_bits_do_not_change() {
         ..Hooks::threads(2)
     };
     let e = with_controls(|c| run_with(&job, c, &hooks)).unwrap();
-    assert_eq!(gate.entered.load(Ordering::SeqCst), e.diagnostics.chunks);
+    let entered = gate.entered.load(Ordering::SeqCst);
+    let pauses = gate.pauses.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&entered),
+        "each thread entered once: {entered}"
+    );
+    assert_eq!(
+        entered + pauses,
+        e.diagnostics.chunks,
+        "a pause before every chunk but a thread's first"
+    );
     assert_eq!(
         gate.inside.load(Ordering::SeqCst),
         0,

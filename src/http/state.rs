@@ -28,7 +28,7 @@ struct Shared {
 impl AppState {
     pub fn new(config: &Config) -> AppState {
         let limits = config.limits.clone();
-        let runner = Runner::new(limits.concurrency as usize);
+        let runner = Runner::new(limits.concurrency as usize, limits.job_concurrency as usize);
         let jobs = Jobs::new(
             runner.clone(),
             limits.max_jobs as usize,

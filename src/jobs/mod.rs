@@ -5,7 +5,9 @@
 
 mod lanes;
 mod runner;
+mod scheduler;
 mod store;
 
-pub use runner::{Deadline, Failure, Handle, Runner, estimate};
+pub use runner::{Deadline, Failure, Handle, Runner, estimate, estimate_with};
+pub use scheduler::Class;
 pub use store::{Jobs, Outcome, Removal, Snapshot, State, StoreFull};

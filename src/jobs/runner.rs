@@ -13,7 +13,9 @@ use thiserror::Error;
 use tokio::sync::{Notify, Semaphore, oneshot};
 
 use super::lanes::Lanes;
-use crate::estimation::{Controls, Estimate, Job, RunError, run};
+use super::scheduler::{Class, Scheduler};
+use crate::estimation::runner::{ChunkGate, Hooks, default_threads, run_with};
+use crate::estimation::{Controls, Estimate, Job, RunError};
 
 /// Where a run is: queued, running (or done), or given up before it started.
 const QUEUED: u8 = 0;
@@ -104,10 +106,15 @@ pub enum Failure {
     Panicked(String),
 }
 
-/// Runs estimation work on the blocking pool, at most `capacity` at a time.
+/// Runs estimation work on the blocking pool: interactive runs and background
+/// jobs on lanes of their own (so neither waits for the other's to start), and
+/// every chunk of either through one [`Scheduler`] of `capacity` slots, where
+/// interactive chunks go first.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    lanes: Arc<Lanes>,
+    interactive: Arc<Lanes>,
+    background: Arc<Lanes>,
+    scheduler: Arc<Scheduler>,
     capacity: usize,
     /// Bounds request preparation (parsing, compiling, building distributions)
     /// separately, so it never waits behind long runs, yet a burst of large
@@ -116,10 +123,14 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(capacity: usize) -> Runner {
+    /// `capacity` chunks at once (one per core, say), `capacity` interactive
+    /// runs and `jobs` background jobs started at once.
+    pub fn new(capacity: usize, jobs: usize) -> Runner {
         let capacity = capacity.max(1);
         Runner {
-            lanes: Lanes::new(capacity),
+            interactive: Lanes::new(capacity),
+            background: Lanes::new(jobs.max(1)),
+            scheduler: Scheduler::new(capacity),
             capacity,
             preparing: Arc::new(Semaphore::new(capacity)),
         }
@@ -149,26 +160,42 @@ impl Runner {
         .map_err(panicked)
     }
 
-    /// Runs `work` once a lane is free, with controls wired to `handle` and
-    /// the deadline. If this future is dropped (the client went away), the run
-    /// is cancelled; its lane is free again when the work has actually stopped.
+    /// Threads waiting for a chunk slot: (interactive, background).
+    pub fn waiting(&self) -> (usize, usize) {
+        self.scheduler.waiting()
+    }
+
+    /// Runs `work` for `class` once a lane of its class is free, with controls
+    /// wired to `handle` and the deadline, and the gate its chunks pass. If
+    /// this future is dropped (the client went away), the run is cancelled;
+    /// its lane is free again when the work has actually stopped.
     pub async fn run<T, F>(
         &self,
+        class: Class,
         handle: Arc<Handle>,
         deadline: Deadline,
         work: F,
     ) -> Result<T, Failure>
     where
         T: Send + 'static,
-        F: FnOnce(&Controls<'_>) -> Result<T, RunError> + Send + 'static,
+        F: FnOnce(&Controls<'_>, &dyn ChunkGate) -> Result<T, RunError> + Send + 'static,
     {
         let _guard = CancelOnDrop(handle.clone());
         if handle.is_cancelled() {
             return Err(RunError::Cancelled.into());
         }
         let (sender, mut result) = oneshot::channel();
-        self.lanes
-            .submit(task(handle.clone(), deadline, work, sender));
+        let gate = self.scheduler.gate(class);
+        let lanes = match class {
+            Class::Interactive => &self.interactive,
+            Class::Background => &self.background,
+        };
+        lanes.submit(task(
+            handle.clone(),
+            deadline,
+            move |c: &Controls<'_>| work(c, &gate),
+            sender,
+        ));
         let expired = async {
             match deadline {
                 Deadline::At(t) => tokio::time::sleep_until(t.into()).await,
@@ -290,10 +317,28 @@ impl Drop for InFlight {
     }
 }
 
-/// Runs one job with the core's runner and counts the samples it drew.
-pub fn estimate(job: &Job, controls: &Controls<'_>) -> Result<Estimate, RunError> {
+/// Runs one job with the core's runner, its chunks through `gate`, and counts
+/// the samples it drew.
+pub fn estimate(
+    job: &Job,
+    controls: &Controls<'_>,
+    gate: &dyn ChunkGate,
+) -> Result<Estimate, RunError> {
+    let hooks = Hooks {
+        gate,
+        ..Hooks::threads(default_threads())
+    };
+    estimate_with(job, controls, &hooks)
+}
+
+/// Runs one job with the core's runner and `hooks`, and counts the samples it drew.
+pub fn estimate_with(
+    job: &Job,
+    controls: &Controls<'_>,
+    hooks: &Hooks<'_>,
+) -> Result<Estimate, RunError> {
     let before = controls.progress.load(Ordering::Relaxed);
-    let result = run(job, controls);
+    let result = run_with(job, controls, hooks);
     let drawn = match &result {
         Ok(e) => e.diagnostics.samples,
         Err(_) => controls
@@ -314,7 +359,7 @@ mod tests {
     }
 
     /// Work that runs until it is cancelled.
-    fn until_cancelled(c: &Controls<'_>) -> Result<(), RunError> {
+    fn until_cancelled(c: &Controls<'_>, _: &dyn ChunkGate) -> Result<(), RunError> {
         while !c.cancel.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -323,25 +368,33 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_fails_its_run_only() {
-        let runner = Runner::new(1);
+        let runner = Runner::new(1, 1);
         let failed: Result<(), _> = runner
-            .run(Handle::new(), budget(), |_| panic!("boom"))
+            .run(Class::Interactive, Handle::new(), budget(), |_, _| {
+                panic!("boom")
+            })
             .await;
         assert!(
             matches!(&failed, Err(Failure::Panicked(m)) if m.contains("boom")),
             "{failed:?}"
         );
-        let ok = runner.run(Handle::new(), budget(), |_| Ok(7)).await;
+        let ok = runner
+            .run(Class::Interactive, Handle::new(), budget(), |_, _| Ok(7))
+            .await;
         assert_eq!(ok, Ok(7), "the lane survived and the runner still works");
     }
 
     #[tokio::test]
     async fn a_deadline_that_passes_in_the_queue_is_a_failure() {
-        let runner = Runner::new(1);
+        let runner = Runner::new(1, 1);
         let busy = Handle::new();
         let first = tokio::spawn({
             let (runner, busy) = (runner.clone(), busy.clone());
-            async move { runner.run(busy, budget(), until_cancelled).await }
+            async move {
+                runner
+                    .run(Class::Interactive, busy, budget(), until_cancelled)
+                    .await
+            }
         });
         while !busy.started() {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -350,7 +403,7 @@ mod tests {
         let ran = Arc::new(AtomicBool::new(false));
         let r = ran.clone();
         let queued: Result<(), _> = runner
-            .run(Handle::new(), deadline, move |_| {
+            .run(Class::Interactive, Handle::new(), deadline, move |_, _| {
                 r.store(true, Ordering::SeqCst);
                 Ok(())
             })
@@ -359,7 +412,9 @@ mod tests {
         busy.cancel();
         assert_eq!(first.await.unwrap(), Err(Failure::Run(RunError::Cancelled)));
         // The lane reaches the given-up run after the busy one, and skips it.
-        let next = runner.run(Handle::new(), budget(), |_| Ok(2)).await;
+        let next = runner
+            .run(Class::Interactive, Handle::new(), budget(), |_, _| Ok(2))
+            .await;
         assert_eq!(next, Ok(2));
         assert!(
             !ran.load(Ordering::SeqCst),
@@ -369,16 +424,24 @@ mod tests {
 
     #[tokio::test]
     async fn cancelling_a_queued_run_stops_its_wait() {
-        let runner = Runner::new(1);
+        let runner = Runner::new(1, 1);
         let busy = Handle::new();
         let first = tokio::spawn({
             let (runner, busy) = (runner.clone(), busy.clone());
-            async move { runner.run(busy, budget(), until_cancelled).await }
+            async move {
+                runner
+                    .run(Class::Interactive, busy, budget(), until_cancelled)
+                    .await
+            }
         });
         let waiting = Handle::new();
         let second = tokio::spawn({
             let (runner, waiting) = (runner.clone(), waiting.clone());
-            async move { runner.run(waiting, budget(), |_| Ok(())).await }
+            async move {
+                runner
+                    .run(Class::Interactive, waiting, budget(), |_, _| Ok(()))
+                    .await
+            }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         waiting.cancel();
@@ -394,11 +457,15 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_caller_cancels_the_run() {
-        let runner = Runner::new(1);
+        let runner = Runner::new(1, 1);
         let handle = Handle::new();
         let call = tokio::spawn({
             let (runner, handle) = (runner.clone(), handle.clone());
-            async move { runner.run(handle, budget(), until_cancelled).await }
+            async move {
+                runner
+                    .run(Class::Interactive, handle, budget(), until_cancelled)
+                    .await
+            }
         });
         while !handle.started() {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -409,7 +476,7 @@ mod tests {
         // The work stops, so its lane is free again.
         let next = tokio::time::timeout(
             Duration::from_secs(5),
-            runner.run(Handle::new(), budget(), |_| Ok(1)),
+            runner.run(Class::Interactive, Handle::new(), budget(), |_, _| Ok(1)),
         )
         .await;
         assert_eq!(next.unwrap(), Ok(1));

@@ -14,6 +14,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::runner::{Deadline, Failure, Handle, Runner, estimate};
+use super::scheduler::Class;
 use crate::estimation::{Estimate, Job, RunError};
 
 /// Where a job is in its life.
@@ -171,9 +172,12 @@ impl Jobs {
             async move {
                 let result = jobs
                     .runner
-                    .run(handle, Deadline::AfterStart(jobs.budget), move |c| {
-                        estimate(&job, c)
-                    })
+                    .run(
+                        Class::Background,
+                        handle,
+                        Deadline::AfterStart(jobs.budget),
+                        move |c, gate| estimate(&job, c, gate),
+                    )
                     .await;
                 jobs.finish(id, result);
             }

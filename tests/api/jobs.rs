@@ -85,7 +85,7 @@ async fn a_running_job_can_be_cancelled_then_removed() {
 
 #[tokio::test]
 async fn jobs_beyond_the_concurrency_bound_queue() {
-    let app = spawn_app_with(|c| c.limits.concurrency = 1).await;
+    let app = spawn_app_with(|c| c.limits.job_concurrency = 1).await;
     let (first, _) = submit(&app, &endless_job()).await;
     poll_until(&app, &first, |j| j["status"] == "running").await;
     let (second, job) = submit(&app, &endless_job()).await;

@@ -5,13 +5,18 @@
 
 use super::summary::ChunkSummary;
 
-/// Shares the cores between runs at chunk granularity: a run's thread enters
-/// the gate before each chunk and leaves it after, so a scheduler can hold a
-/// background job's threads between chunks while a small request's run.
+/// Shares the cores between runs at chunk granularity: each of a run's
+/// threads enters the gate before its first chunk, pauses at it between
+/// chunks, and leaves it after its last, so a scheduler can hold a background
+/// job's threads between chunks while a small request's run, and let
+/// background jobs take turns.
 pub trait ChunkGate: Sync {
-    /// Blocks until this run may start one more chunk.
+    /// Blocks until this thread may run chunks.
     fn enter(&self);
-    /// The chunk this thread entered for is done.
+    /// Between two chunks: gives the thread's turn to whoever should go first
+    /// (and blocks until it is this thread's again), or returns at once.
+    fn pause(&self) {}
+    /// This thread runs no more chunks.
     fn leave(&self);
 }
 
@@ -24,7 +29,7 @@ impl ChunkGate for Ungated {
     fn leave(&self) {}
 }
 
-/// Leaves the gate when the chunk is done, even if it unwinds.
+/// Leaves the gate when the thread is done, even if it unwinds.
 pub(super) struct Entered<'a>(&'a dyn ChunkGate);
 
 impl<'a> Entered<'a> {

@@ -360,8 +360,8 @@ fn layout(dist: &dyn Distribution) -> Vec<ParamLayout> {
 }
 
 /// Runs the chunks `todo` on up to `hooks.threads` scoped threads of the
-/// job's own, each taking the next one from a shared counter and entering the
-/// gate for each. A job's threads are its own (not a shared pool's); the gate
+/// job's own, each taking the next one from a shared counter, inside the gate
+/// (pausing at it between chunks). A job's threads are its own (not a shared pool's); the gate
 /// (the service's scheduler) decides which runs' chunks go next.
 /// Returns each thread's summaries (placed by chunk index afterwards, so the
 /// thread count changes nothing).
@@ -381,14 +381,16 @@ fn run_chunks(
     let work = || {
         let mut done = Summaries::new(job, todo.len().div_ceil(threads));
         let mut scratch: Option<Scratch> = None;
+        let _entered = Entered::new(hooks.gate);
         while !stop.load(Ordering::Relaxed) {
             let Some(&c) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
+            if scratch.is_some() {
+                hooks.gate.pause();
+            }
             let scratch = scratch.get_or_insert_with(|| Scratch::new(job, plan, sampler.aux_len()));
-            let entered = Entered::new(hooks.gate);
             let ok = run_chunk(job, sampler, plan, c, controls, scratch, &mut done);
-            drop(entered);
             if !ok {
                 stop.store(true, Ordering::Relaxed);
             } else if let Some(sink) = hooks.on_chunk {

@@ -10,7 +10,7 @@ use crate::http::requests::CompareRequest;
 use crate::http::responses::CompareResponse;
 use crate::http::state::AppState;
 use crate::http::validate::prepare;
-use crate::jobs::{Deadline, Handle, estimate};
+use crate::jobs::{Class, Deadline, Handle, estimate};
 
 /// Run several estimators with the same samples and seed and rank them.
 ///
@@ -43,11 +43,16 @@ pub async fn compare_create(
     let (samples, seed, jobs) = (compare.samples, compare.seed, compare.jobs);
     let runs = state
         .runner()
-        .run(Handle::new(), Deadline::At(deadline), move |c| {
-            jobs.into_iter()
-                .map(|(spec, job)| estimate(&job, c).map(|e| (spec, e)))
-                .collect::<Result<Vec<_>, _>>()
-        })
+        .run(
+            Class::Interactive,
+            Handle::new(),
+            Deadline::At(deadline),
+            move |c, gate| {
+                jobs.into_iter()
+                    .map(|(spec, job)| estimate(&job, c, gate).map(|e| (spec, e)))
+                    .collect::<Result<Vec<_>, _>>()
+            },
+        )
         .await?;
     Ok(ApiJson(CompareResponse::new(samples, seed, &runs)))
 }

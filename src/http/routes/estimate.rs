@@ -10,7 +10,7 @@ use crate::http::requests::EstimateRequest;
 use crate::http::responses::EstimateResponse;
 use crate::http::state::AppState;
 use crate::http::validate::prepare;
-use crate::jobs::{Deadline, Handle, estimate};
+use crate::jobs::{Class, Deadline, Handle, estimate};
 
 /// Run one estimation and wait for the result.
 ///
@@ -37,10 +37,11 @@ pub async fn estimate_create(
 ) -> Result<ApiJson<EstimateResponse>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
     let job = prepare(&state, request).await?;
-    let run = state
-        .runner()
-        .run(Handle::new(), Deadline::At(deadline), move |c| {
-            estimate(&job, c)
-        });
+    let run = state.runner().run(
+        Class::Interactive,
+        Handle::new(),
+        Deadline::At(deadline),
+        move |c, gate| estimate(&job, c, gate),
+    );
     Ok(ApiJson(EstimateResponse::from(&run.await?)))
 }
