@@ -102,6 +102,26 @@ impl ApiError {
         }
     }
 
+    /// The same error about a request nested at `prefix` (a partial's job).
+    pub fn under(self, prefix: &str) -> Self {
+        let nest = |pointer: String| format!("{prefix}{pointer}");
+        match self {
+            ApiError::InvalidField { pointer, detail } => ApiError::InvalidField {
+                pointer: nest(pointer),
+                detail,
+            },
+            ApiError::LimitExceeded { pointer, detail } => ApiError::LimitExceeded {
+                pointer: nest(pointer),
+                detail,
+            },
+            ApiError::NotApplicable { pointer, detail } => ApiError::NotApplicable {
+                pointer: nest(pointer),
+                detail,
+            },
+            other => other,
+        }
+    }
+
     /// A bug, logged in full here, where it arises; the client is told nothing.
     pub fn internal(message: impl Into<String>) -> Self {
         let message = message.into();

@@ -21,6 +21,7 @@ pub mod catalog;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod partials;
 pub mod requests;
 pub mod responses;
 pub mod routes;
@@ -48,7 +49,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::Config;
 use error::ApiError;
 pub use openapi::{openapi, openapi_json};
-use routes::{catalog as catalog_route, compare, estimate, health, jobs};
+use routes::{catalog as catalog_route, compare, estimate, health, jobs, merge};
 pub use state::AppState;
 
 /// The router with every route and layer.
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
             get(jobs::jobs_get).delete(jobs::jobs_delete),
         )
         .route("/v1/compare", post(compare::compare_create))
+        .route("/v1/merge", post(merge::merge_create))
         .route("/v1/catalog", get(catalog_route::catalog_get))
         .route("/healthz", get(health::health_live))
         .route("/readyz", get(health::health_ready))

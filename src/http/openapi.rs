@@ -7,7 +7,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::error::Problem;
 use super::requests::{BaselineSpec, EstimatorSpec};
-use super::routes::{catalog, compare, estimate, health, jobs};
+use super::routes::{catalog, compare, estimate, health, jobs, merge};
 
 /// The OpenAPI document's root.
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use super::routes::{catalog, compare, estimate, health, jobs};
         jobs::jobs_get,
         jobs::jobs_delete,
         compare::compare_create,
+        merge::merge_create,
         catalog::catalog_get,
         health::health_live,
         health::health_ready,

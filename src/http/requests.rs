@@ -21,7 +21,7 @@ use crate::estimation::EstimatorKind;
 use crate::estimation::distributions::{Constraint, FAMILIES, FamilyInfo, Shape};
 
 /// One estimation job, for `POST /v1/estimate` and `POST /v1/jobs`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "distribution": { "family": "normal", "loc": [0.5, -1.0], "scale": [1.0, 2.0] },
@@ -45,14 +45,35 @@ pub struct EstimateRequest {
     /// used is always returned, and sending it back reproduces the result bit
     /// for bit.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 42)]
     pub seed: Option<u64>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_non_finite: Option<NonFiniteSpec>,
     /// How the base noise is drawn: `{"method": "iid"}` (the default),
     /// `"antithetic"` or `"rqmc"`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling: Option<SamplingSpec>,
+    /// Runs only these chunks of the job and answers with a partial summary
+    /// (`kind: "partial"`) instead of the result: partials of all the chunks,
+    /// from any machines, merge through `POST /v1/merge` into the result, bit
+    /// for bit the job's own. A job has `diagnostics.chunks` chunks, a function
+    /// of the job alone (ask for chunk 0 with count 1 to learn it). Needs a `seed`.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ChunkRange>,
+}
+
+/// A range of a job's chunks: `count` chunks from `start` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"start": 0, "count": 16}))]
+pub struct ChunkRange {
+    pub start: u64,
+    #[schema(minimum = 1)]
+    pub count: u64,
 }
 
 /// Several estimators on one problem, with common samples and seed, for `POST /v1/compare`.
@@ -96,7 +117,7 @@ pub struct CompareRequest {
 /// (see `diagnostics.sampling`). They apply to normal, multivariate_normal,
 /// log_normal, exponential, uniform, laplace, logistic, cauchy and gumbel,
 /// need at least 4 samples, and exclude the leave-one-out baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"method": "antithetic"}))]
 pub struct SamplingSpec {
@@ -130,6 +151,19 @@ pub struct DistributionSpec {
     pub family: String,
     /// Parameters in the order given.
     pub params: Vec<(String, Value)>,
+}
+
+impl Serialize for DistributionSpec {
+    /// As sent: `family`, then the parameters in their order.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1 + self.params.len()))?;
+        map.serialize_entry("family", &self.family)?;
+        for (k, v) in &self.params {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
 }
 
 impl<'de> Deserialize<'de> for DistributionSpec {
@@ -169,21 +203,21 @@ impl<'de> Deserialize<'de> for DistributionSpec {
 
 /// An estimator as the request spells it; checked against the family by
 /// [`super::validate`]. Its documented form is [`EstimatorSpec`].
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstimatorFields {
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hard: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupling: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draws: Option<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_variate: Option<ControlVariateSpec>,
 }
 

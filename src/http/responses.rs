@@ -12,11 +12,12 @@ use utoipa::openapi::schema::{
 use utoipa::{PartialSchema, ToSchema};
 
 use super::error::{ApiError, Problem};
-use super::requests::EstimatorSpec;
+use super::partials::PartialResponse;
+use super::requests::{EstimateRequest, EstimatorSpec};
 use crate::estimation::Estimate;
 use crate::estimation::compare;
 use crate::estimation::result::{CategoryFit, ParamLayout, Reference};
-use crate::jobs::{Outcome, Snapshot, State};
+use crate::jobs::{Outcome, Output, Snapshot, State};
 
 /// A value shaped like a parameter: an array, or a list of rows for a matrix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -457,6 +458,29 @@ impl From<&Snapshot> for JobResponse {
             },
             result,
             error,
+        }
+    }
+}
+
+/// The answer to `POST /v1/estimate`: the result, or, for a request with
+/// `chunks`, a partial summary (`kind: "partial"`) for `POST /v1/merge`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EstimateOrPartial {
+    Estimate(Box<EstimateResponse>),
+    Partial(Box<PartialResponse>),
+}
+
+impl EstimateOrPartial {
+    /// `job` is the request as sent, without `chunks`.
+    pub fn new(job: EstimateRequest, output: Output) -> EstimateOrPartial {
+        match output {
+            Output::Estimate(e) => {
+                EstimateOrPartial::Estimate(Box::new(EstimateResponse::from(&e)))
+            }
+            Output::Partial(p) => {
+                EstimateOrPartial::Partial(Box::new(PartialResponse::new(job, &p)))
+            }
         }
     }
 }

@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::error::{ApiError, pointer};
+use super::partials::{self, MergeRequest, PartialResponse};
 use super::requests::{
-    BaselineSpec, CompareRequest, DistributionSpec, EstimateRequest, EstimatorFields,
+    BaselineSpec, ChunkRange, CompareRequest, DistributionSpec, EstimateRequest, EstimatorFields,
     EstimatorList, EstimatorSpec, NonFiniteSpec, SamplingMethodSpec, SamplingSpec,
 };
 use super::state::AppState;
@@ -16,8 +17,10 @@ use crate::estimation::distributions::{
 use crate::estimation::estimator::Delta;
 use crate::estimation::estimators::exact;
 use crate::estimation::objective::{ParseLimits, Program};
+use crate::estimation::runner::{ChunkSummary, chunk_count};
 use crate::estimation::sampling::RQMC_MAX_DIM;
 use crate::estimation::{self, Baseline, Estimator, EstimatorKind, Job, NonFinitePolicy, Sampling};
+use crate::jobs::Work;
 
 /// A request with an objective of at most this many characters and at most
 /// this many parameter numbers is prepared (validated, compiled) inline on
@@ -150,13 +153,63 @@ pub async fn prepare<R: Validate>(state: &AppState, request: R) -> Result<R::Val
 }
 
 impl Validate for EstimateRequest {
-    type Valid = Job;
+    type Valid = Work;
 
     fn is_small(&self) -> bool {
         self.distribution.is_small(&self.objective)
     }
 
-    fn validate(self, limits: &Limits) -> Result<Job, ApiError> {
+    fn validate(self, limits: &Limits) -> Result<Work, ApiError> {
+        let range = self.chunks;
+        let seeded = self.seed.is_some();
+        let job = self.job(limits)?;
+        let chunks = match range {
+            None => None,
+            Some(range) => Some(chunk_range(&job, range, seeded)?),
+        };
+        Ok(Work { job, chunks })
+    }
+}
+
+/// A partial run's range, within the job's chunks; the job must be seeded
+/// (every partial of a job draws from the same streams).
+fn chunk_range(job: &Job, range: ChunkRange, seeded: bool) -> Result<(usize, usize), ApiError> {
+    if !seeded {
+        return Err(ApiError::field(
+            "/seed",
+            "a partial run (with `chunks`) needs a `seed`: every partial of a job must draw from \
+             the same streams, so send the same seed with each",
+        ));
+    }
+    let Some(total) = chunk_count(job)? else {
+        return Err(ApiError::field(
+            "/chunks",
+            "the exact estimator enumerates the outcomes; it has no chunks to run apart (send \
+             the request without `chunks`)",
+        ));
+    };
+    if range.count == 0 {
+        return Err(ApiError::field(
+            "/chunks/count",
+            "count = 0: at least 1 chunk is needed",
+        ));
+    }
+    if range.start >= total as u64 || range.count > total as u64 - range.start {
+        return Err(ApiError::field(
+            "/chunks",
+            format!(
+                "chunks {}..{} asked for, but this job has chunks 0..{total} ({total} in all)",
+                range.start,
+                range.start.saturating_add(range.count)
+            ),
+        ));
+    }
+    Ok((range.start as usize, range.count as usize))
+}
+
+impl EstimateRequest {
+    /// The job alone (a partial's range aside).
+    fn job(self, limits: &Limits) -> Result<Job, ApiError> {
         let (common, dist) = Common::new(
             &self.distribution,
             &self.objective,
@@ -817,4 +870,183 @@ fn exact_enumeration(
         });
     }
     Ok((EstimatorSpec::Exact, Estimator::Exact))
+}
+
+/// A validated merge: the job and the summary of every one of its chunks.
+pub struct Merge {
+    pub job: Job,
+    pub summaries: Vec<ChunkSummary>,
+    /// The partials' run times, summed (seconds).
+    pub elapsed: f64,
+}
+
+impl Validate for MergeRequest {
+    type Valid = Merge;
+
+    /// Decoding the summaries is work in proportion to them: never inline.
+    fn is_small(&self) -> bool {
+        false
+    }
+
+    /// The partials belong together: one version, one job, one chunk count,
+    /// ranges that cover the job's chunks each once; every summary decodes.
+    fn validate(self, limits: &Limits) -> Result<Merge, ApiError> {
+        let Some(first) = self.partials.first() else {
+            return Err(ApiError::field(
+                "/partials",
+                "no partials: send the partials of every chunk of one job",
+            ));
+        };
+        let job_text = serde_json::to_value(&first.job).unwrap_or_default();
+        let total = first.chunks.total;
+        for (i, p) in self.partials.iter().enumerate() {
+            same_job(i, p, &job_text, total)?;
+        }
+        covers(&self.partials, total)?;
+        let mut summaries = Vec::new();
+        for (i, p) in self.partials.iter().enumerate() {
+            summaries.extend(partial_summaries(i, p)?);
+        }
+        let elapsed = self.partials.iter().map(|p| p.elapsed_ms / 1e3).sum();
+        let job = first
+            .job
+            .clone()
+            .job(limits)
+            .map_err(|e| e.under("/partials/0/job"))?;
+        if chunk_count(&job)? != Some(total as usize) {
+            return Err(ApiError::field(
+                "/partials/0/chunks/total",
+                format!(
+                    "total = {total}, but this job has {:?} chunks (a partial of another version or edited by hand)",
+                    chunk_count(&job)?.unwrap_or(0)
+                ),
+            ));
+        }
+        Ok(Merge {
+            job,
+            summaries,
+            elapsed,
+        })
+    }
+}
+
+/// Partial `i` is of this version, of the first partial's job and chunk count.
+fn same_job(i: usize, p: &PartialResponse, job: &Value, total: u64) -> Result<(), ApiError> {
+    if p.version != partials::VERSION {
+        return Err(ApiError::field(
+            format!("/partials/{i}/version"),
+            format!(
+                "version '{}': this service (gradest {}) merges partials of its own version only; run the chunks again here",
+                p.version,
+                partials::VERSION
+            ),
+        ));
+    }
+    if p.job.chunks.is_some() {
+        return Err(ApiError::field(
+            format!("/partials/{i}/job/chunks"),
+            "a partial's job has no `chunks` (pass the partial on unchanged)",
+        ));
+    }
+    let this = serde_json::to_value(&p.job).unwrap_or_default();
+    if this != *job {
+        let key = differing_key(job, &this);
+        return Err(ApiError::field(
+            format!("/partials/{i}/job"),
+            format!(
+                "partial {i} is of another job than partial 0 (its `{key}` differs); a merge takes the partials of one job"
+            ),
+        ));
+    }
+    if p.chunks.total != total {
+        return Err(ApiError::field(
+            format!("/partials/{i}/chunks/total"),
+            format!("total = {}, but partial 0 says {total}", p.chunks.total),
+        ));
+    }
+    Ok(())
+}
+
+/// The first top-level field in which two jobs differ.
+fn differing_key(a: &Value, b: &Value) -> String {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return "job".into();
+    };
+    a.keys()
+        .chain(b.keys())
+        .find(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .unwrap_or_else(|| "job".into())
+}
+
+/// The partials' ranges cover chunks 0..total, each chunk once.
+fn covers(parts: &[PartialResponse], total: u64) -> Result<(), ApiError> {
+    let mut ranges: Vec<(u64, u64, usize)> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            (
+                p.chunks.start,
+                p.chunks.start.saturating_add(p.chunks.count),
+                i,
+            )
+        })
+        .collect();
+    ranges.sort_unstable();
+    let mut next = 0;
+    let mut last = None;
+    for &(start, end, i) in &ranges {
+        if start < next {
+            let j = last.unwrap_or(i);
+            return Err(ApiError::field(
+                format!("/partials/{i}/chunks"),
+                format!(
+                    "partial {i} (chunks {start}..{end}) overlaps partial {j} (up to chunk {next}); each chunk must be in one partial"
+                ),
+            ));
+        }
+        if start > next {
+            return Err(missing(next, start, total));
+        }
+        next = end;
+        last = Some(i);
+    }
+    if next != total {
+        return Err(missing(next, total, total));
+    }
+    Ok(())
+}
+
+fn missing(from: u64, to: u64, total: u64) -> ApiError {
+    ApiError::field(
+        "/partials",
+        format!("chunks {from}..{to} of the job's {total} are missing: no partial covers them"),
+    )
+}
+
+/// Partial `i`'s summaries, decoded, which must be its range's chunks.
+fn partial_summaries(i: usize, p: &PartialResponse) -> Result<Vec<ChunkSummary>, ApiError> {
+    let at = format!("/partials/{i}/summaries");
+    let summaries = partials::decode(&p.summaries).ok_or_else(|| {
+        ApiError::field(
+            at.clone(),
+            "not chunk summaries this service wrote (pass a partial's `summaries` on unchanged)",
+        )
+    })?;
+    let expected = p.chunks.start..p.chunks.start.saturating_add(p.chunks.count);
+    let fits = summaries.len() as u64 == p.chunks.count
+        && summaries
+            .iter()
+            .zip(expected.clone())
+            .all(|(s, c)| s.chunk as u64 == c);
+    if !fits {
+        return Err(ApiError::field(
+            at,
+            format!(
+                "these summaries are not chunks {}..{} as `chunks` says",
+                expected.start, expected.end
+            ),
+        ));
+    }
+    Ok(summaries)
 }

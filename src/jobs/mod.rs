@@ -8,6 +8,9 @@ mod runner;
 mod scheduler;
 mod store;
 
-pub use runner::{Deadline, Failure, Handle, Runner, estimate, estimate_with};
+pub use runner::{
+    Deadline, Failure, Handle, Output, Runner, Work, default_hooks, estimate, estimate_with,
+    execute,
+};
 pub use scheduler::Class;
 pub use store::{Jobs, Outcome, Removal, Snapshot, State, StoreFull};

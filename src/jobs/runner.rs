@@ -14,7 +14,9 @@ use tokio::sync::{Notify, Semaphore, oneshot};
 
 use super::lanes::Lanes;
 use super::scheduler::{Class, Scheduler};
-use crate::estimation::runner::{ChunkGate, Hooks, default_threads, run_with};
+use crate::estimation::runner::{
+    ChunkGate, Hooks, Partial, default_threads, run_partial, run_with,
+};
 use crate::estimation::{Controls, Estimate, Job, RunError};
 
 /// Where a run is: queued, running (or done), or given up before it started.
@@ -314,6 +316,47 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         metrics::gauge!("gradest_estimations_in_flight").decrement(1.0);
+    }
+}
+
+/// A validated job and the range of its chunks to run (all of them: `None`).
+#[derive(Debug)]
+pub struct Work {
+    pub job: Job,
+    /// `(start, count)`: a partial run, answered with its chunks' summaries.
+    pub chunks: Option<(usize, usize)>,
+}
+
+/// What a run gives: the result, or a partial run's summaries.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Estimate(Box<Estimate>),
+    Partial(Partial),
+}
+
+/// No gate, nothing resumed, no sink, every core.
+pub fn default_hooks() -> Hooks<'static> {
+    Hooks::threads(default_threads())
+}
+
+/// Runs `work` with `hooks`, counting the samples it drew.
+pub fn execute(
+    work: &Work,
+    controls: &Controls<'_>,
+    hooks: &Hooks<'_>,
+) -> Result<Output, RunError> {
+    match work.chunks {
+        None => estimate_with(&work.job, controls, hooks).map(|e| Output::Estimate(Box::new(e))),
+        Some((start, count)) => {
+            let before = controls.progress.load(Ordering::Relaxed);
+            let result = run_partial(&work.job, controls, hooks, start, count);
+            let drawn = controls
+                .progress
+                .load(Ordering::Relaxed)
+                .saturating_sub(before);
+            metrics::counter!("gradest_samples_drawn_total").increment(drawn);
+            result.map(Output::Partial)
+        }
     }
 }
 

@@ -10,3 +10,4 @@ mod helpers;
 mod jobs;
 mod openapi;
 mod operations;
+mod partials;

@@ -4,13 +4,14 @@ use std::time::Instant;
 
 use axum::extract::State;
 
+use crate::estimation::runner::Hooks;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
 use crate::http::requests::EstimateRequest;
-use crate::http::responses::EstimateResponse;
+use crate::http::responses::EstimateOrPartial;
 use crate::http::state::AppState;
 use crate::http::validate::prepare;
-use crate::jobs::{Class, Deadline, Handle, estimate};
+use crate::jobs::{Class, Deadline, Handle, default_hooks, execute};
 
 /// Run one estimation and wait for the result.
 ///
@@ -23,7 +24,7 @@ use crate::jobs::{Class, Deadline, Handle, estimate};
     tag = "estimation",
     request_body = EstimateRequest,
     responses(
-        (status = 200, description = "The estimate, its standard errors and diagnostics", body = EstimateResponse),
+        (status = 200, description = "The estimate, its standard errors and diagnostics; with `chunks`, a partial summary for `POST /v1/merge`", body = EstimateOrPartial),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
@@ -34,14 +35,27 @@ use crate::jobs::{Class, Deadline, Handle, estimate};
 pub async fn estimate_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
-) -> Result<ApiJson<EstimateResponse>, ApiError> {
+) -> Result<ApiJson<EstimateOrPartial>, ApiError> {
     let deadline = Instant::now() + state.limits().time_budget();
-    let job = prepare(&state, request).await?;
+    let spec = EstimateRequest {
+        chunks: None,
+        ..request.clone()
+    };
+    let work = prepare(&state, request).await?;
     let run = state.runner().run(
         Class::Interactive,
         Handle::new(),
         Deadline::At(deadline),
-        move |c, gate| estimate(&job, c, gate),
+        move |c, gate| {
+            execute(
+                &work,
+                c,
+                &Hooks {
+                    gate,
+                    ..default_hooks()
+                },
+            )
+        },
     );
-    Ok(ApiJson(EstimateResponse::from(&run.await?)))
+    Ok(ApiJson(EstimateOrPartial::new(spec, run.await?)))
 }

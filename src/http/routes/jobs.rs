@@ -38,8 +38,8 @@ pub async fn jobs_create(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Response, ApiError> {
-    let job = prepare(&state, request).await?;
-    let snapshot = state.jobs().submit(job)?;
+    let work = prepare(&state, request).await?;
+    let snapshot = state.jobs().submit(work.job)?;
     let location = format!("/v1/jobs/{}", snapshot.id);
     let body = Json(JobResponse::from(&snapshot));
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())

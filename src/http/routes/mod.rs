@@ -7,3 +7,4 @@ pub mod compare;
 pub mod estimate;
 pub mod health;
 pub mod jobs;
+pub mod merge;
