@@ -476,7 +476,7 @@ impl EstimateOrPartial {
     pub fn new(job: EstimateRequest, output: Output) -> EstimateOrPartial {
         match output {
             Output::Estimate(e) => {
-                EstimateOrPartial::Estimate(Box::new(EstimateResponse::from(&e)))
+                EstimateOrPartial::Estimate(Box::new(EstimateResponse::from(e.as_ref())))
             }
             Output::Partial(p) => {
                 EstimateOrPartial::Partial(Box::new(PartialResponse::new(job, &p)))
