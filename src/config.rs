@@ -53,6 +53,8 @@ pub struct Config {
     pub simd: SimdCap,
     #[command(flatten)]
     pub limits: Limits,
+    #[command(flatten)]
+    pub storage: Storage,
 }
 
 impl Default for Config {
@@ -63,7 +65,68 @@ impl Default for Config {
             log_format: LogFormat::Text,
             simd: SimdCap(None),
             limits: Limits::default(),
+            storage: Storage::default(),
         }
+    }
+}
+
+/// Where background jobs are kept, and how replicas share them.
+#[derive(Clone, Args)]
+pub struct Storage {
+    /// Directory of the embedded job store (a SQLite file, `gradest.sqlite3`,
+    /// created with the directory): finished jobs survive restarts, and running
+    /// ones resume from their checkpoints. Empty: jobs are kept in memory only
+    /// and are lost when the process ends. (`Config::default()` keeps memory.)
+    #[arg(long, env = "GRADEST_DATA_DIR", default_value = "gradest-data")]
+    pub data_dir: String,
+    /// PostgreSQL shared by replicas, `postgres://user:password@host:port/db`
+    /// (no TLS: keep it on a private network); wins over GRADEST_DATA_DIR.
+    #[arg(long, env = "GRADEST_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Finished jobs are removed this many seconds after they finished.
+    #[arg(long, env = "GRADEST_JOB_RETENTION_SECS", default_value_t = 86_400.0, value_parser = positive_seconds)]
+    pub job_retention_secs: f64,
+    /// Most finished jobs kept; the oldest beyond are removed.
+    #[arg(long, env = "GRADEST_MAX_FINISHED_JOBS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_finished_jobs: u32,
+    /// Seconds a replica's claim on a running job holds without renewal: a
+    /// replica that dies has its jobs taken over this long after.
+    #[arg(long, env = "GRADEST_LEASE_SECS", default_value_t = 15.0, value_parser = positive_seconds)]
+    pub lease_secs: f64,
+    /// Seconds between saves of a running job's chunk summaries (checkpoints).
+    #[arg(long, env = "GRADEST_CHECKPOINT_SECS", default_value_t = 1.0, value_parser = positive_seconds)]
+    pub checkpoint_secs: f64,
+    /// Seconds between looks for jobs queued by other replicas.
+    #[arg(long, env = "GRADEST_JOB_POLL_SECS", default_value_t = 1.0, value_parser = positive_seconds)]
+    pub job_poll_secs: f64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            data_dir: String::new(),
+            database_url: None,
+            job_retention_secs: 86_400.0,
+            max_finished_jobs: 10_000,
+            lease_secs: 15.0,
+            checkpoint_secs: 1.0,
+            job_poll_secs: 1.0,
+        }
+    }
+}
+
+impl std::fmt::Debug for Storage {
+    /// The database URL's password is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<set>"))
+            .field("job_retention_secs", &self.job_retention_secs)
+            .field("max_finished_jobs", &self.max_finished_jobs)
+            .field("lease_secs", &self.lease_secs)
+            .field("checkpoint_secs", &self.checkpoint_secs)
+            .field("job_poll_secs", &self.job_poll_secs)
+            .finish()
     }
 }
 
@@ -147,7 +210,8 @@ pub struct Limits {
     /// Most estimations running at once (others queue); defaults to the number of cores.
     #[arg(long, env = "GRADEST_CONCURRENCY", default_value_t = default_concurrency(), value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
-    /// Most background jobs kept (finished ones are evicted oldest first).
+    /// Most background jobs queued or running at once; a submission beyond is
+    /// answered 429 with Retry-After.
     #[arg(long, env = "GRADEST_MAX_JOBS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_jobs: u32,
     /// Most background jobs running at once (the others wait, queued); their

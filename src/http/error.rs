@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use crate::estimation::RunError;
 use crate::estimation::distributions::ParamError;
 use crate::estimation::objective::ObjectiveError;
-use crate::jobs::{Failure, StoreFull};
+use crate::jobs::{Failure, JobsError};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -72,14 +72,18 @@ pub enum ApiError {
     },
     /// The objective is not finite at a sample.
     NonFinite(String),
+    /// A query parameter has the wrong form or value.
+    InvalidQuery { parameter: String, detail: String },
     /// No such resource.
     NotFound(String),
     /// The path exists, the method does not.
     MethodNotAllowed,
     /// The run did not finish within its time budget.
     TimeBudget(String),
-    /// No room for another background job.
-    Busy(String),
+    /// Too many background jobs are unfinished: retry after this many seconds.
+    TooManyJobs { detail: String, retry_after: u64 },
+    /// The job store failed (logged where it arose).
+    StoreUnavailable,
     /// The run was cancelled (its client is gone, or the service is stopping).
     Cancelled,
     /// A bug. The text is logged where it arises, never sent.
@@ -122,6 +126,14 @@ impl ApiError {
         }
     }
 
+    /// A query parameter error, naming the parameter.
+    pub fn query(parameter: &str, detail: impl Into<String>) -> Self {
+        ApiError::InvalidQuery {
+            parameter: parameter.to_string(),
+            detail: detail.into(),
+        }
+    }
+
     /// A bug, logged in full here, where it arises; the client is told nothing.
     pub fn internal(message: impl Into<String>) -> Self {
         let message = message.into();
@@ -139,12 +151,14 @@ impl ApiError {
             | ApiError::LimitExceeded { .. }
             | ApiError::NotApplicable { .. }
             | ApiError::Objective { .. }
+            | ApiError::InvalidQuery { .. }
             | ApiError::NonFinite(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyJobs { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TimeBudget(_) | ApiError::Busy(_) | ApiError::Cancelled => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::TimeBudget(_)
+            | ApiError::Cancelled
+            | ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -174,7 +188,9 @@ impl ApiError {
                 "time-budget-exceeded",
                 "The run did not finish within its time budget",
             ),
-            ApiError::Busy(_) => ("busy", "The service is at capacity"),
+            ApiError::InvalidQuery { .. } => ("invalid-query", "A query parameter is invalid"),
+            ApiError::TooManyJobs { .. } => ("too-many-jobs", "Too many background jobs are unfinished"),
+            ApiError::StoreUnavailable => ("store-unavailable", "The job store is unavailable"),
             ApiError::Cancelled => ("cancelled", "The run was cancelled"),
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
@@ -188,8 +204,7 @@ impl ApiError {
             ApiError::MalformedJson { pointer, detail } => (detail.clone(), pointer.clone(), None),
             ApiError::UnsupportedMediaType(d)
             | ApiError::NotFound(d)
-            | ApiError::TimeBudget(d)
-            | ApiError::Busy(d) => (d.clone(), None, None),
+            | ApiError::TimeBudget(d) => (d.clone(), None, None),
             ApiError::BodyTooLarge { limit } => (
                 format!("the request body exceeds the limit of {limit} bytes"),
                 None,
@@ -214,6 +229,16 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::InvalidQuery { parameter, detail } => {
+                (format!("query parameter `{parameter}`: {detail}"), None, None)
+            }
+            ApiError::TooManyJobs { detail, .. } => (detail.clone(), None, None),
+            ApiError::StoreUnavailable => (
+                "the job store does not answer; retry shortly (the failure has been logged)"
+                    .to_string(),
+                None,
+                None,
+            ),
             ApiError::Internal(_) => (
                 "an internal error occurred; it has been logged".to_string(),
                 None,
@@ -234,10 +259,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = problem_response(self.status(), &self.problem());
-        if matches!(self, ApiError::TimeBudget(_) | ApiError::Busy(_)) {
+        let retry_after = match &self {
+            ApiError::TimeBudget(_) => Some(1),
+            ApiError::StoreUnavailable => Some(5),
+            ApiError::TooManyJobs { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -332,9 +363,15 @@ impl From<Failure> for ApiError {
     }
 }
 
-impl From<StoreFull> for ApiError {
-    fn from(e: StoreFull) -> Self {
-        ApiError::Busy(e.to_string())
+impl From<JobsError> for ApiError {
+    fn from(e: JobsError) -> Self {
+        match e {
+            e @ JobsError::Full { .. } => ApiError::TooManyJobs {
+                detail: e.to_string(),
+                retry_after: 5,
+            },
+            JobsError::Unavailable => ApiError::StoreUnavailable,
+        }
     }
 }
 

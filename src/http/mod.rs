@@ -20,6 +20,7 @@
 pub mod catalog;
 pub mod error;
 pub mod extract;
+pub mod job_codec;
 pub mod openapi;
 pub mod partials;
 pub mod requests;
@@ -58,7 +59,7 @@ pub fn app(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route("/v1/estimate", post(estimate::estimate_create))
-        .route("/v1/jobs", post(jobs::jobs_create))
+        .route("/v1/jobs", post(jobs::jobs_create).get(jobs::jobs_list))
         .route(
             "/v1/jobs/{id}",
             get(jobs::jobs_get).delete(jobs::jobs_delete),
@@ -137,17 +138,18 @@ async fn record_metrics(request: Request, next: Next) -> Response {
 }
 
 /// Serves until `shutdown` resolves, then lets running requests finish and
-/// cancels the background jobs still queued or running.
+/// hands the background jobs running here back to the store, queued (with
+/// their checkpoints), for a restart or another replica.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(&config);
+    let state = AppState::new(&config).map_err(std::io::Error::other)?;
     let jobs = state.jobs().clone();
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;
-    jobs.cancel_all();
+    jobs.shutdown().await;
     result
 }

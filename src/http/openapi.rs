@@ -25,6 +25,7 @@ use super::routes::{catalog, compare, estimate, health, jobs, merge};
     paths(
         estimate::estimate_create,
         jobs::jobs_create,
+        jobs::jobs_list,
         jobs::jobs_get,
         jobs::jobs_delete,
         compare::compare_create,

@@ -17,7 +17,7 @@ use super::requests::{EstimateRequest, EstimatorSpec};
 use crate::estimation::Estimate;
 use crate::estimation::compare;
 use crate::estimation::result::{CategoryFit, ParamLayout, Reference};
-use crate::jobs::{Outcome, Output, Snapshot, State};
+use crate::jobs::{Output, Status, View};
 
 /// A value shaped like a parameter: an array, or a list of rows for a matrix.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -400,14 +400,14 @@ pub enum JobStatus {
     Cancelled,
 }
 
-impl From<State> for JobStatus {
-    fn from(s: State) -> Self {
+impl From<Status> for JobStatus {
+    fn from(s: Status) -> Self {
         match s {
-            State::Queued => JobStatus::Queued,
-            State::Running => JobStatus::Running,
-            State::Succeeded => JobStatus::Succeeded,
-            State::Failed => JobStatus::Failed,
-            State::Cancelled => JobStatus::Cancelled,
+            Status::Queued => JobStatus::Queued,
+            Status::Running => JobStatus::Running,
+            Status::Succeeded => JobStatus::Succeeded,
+            Status::Failed => JobStatus::Failed,
+            Status::Cancelled => JobStatus::Cancelled,
         }
     }
 }
@@ -429,37 +429,65 @@ pub struct JobResponse {
     pub id: String,
     pub status: JobStatus,
     pub progress: Progress,
-    /// The result, once the job has succeeded.
+    /// When it was submitted (RFC 3339, UTC).
+    #[schema(example = "2026-12-04T02:30:00.000Z")]
+    pub created_at: String,
+    /// When it finished, once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<EstimateResponse>,
+    pub finished_at: Option<String>,
+    /// The result, once the job has succeeded (a partial summary for a job with `chunks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EstimateOrPartial>)]
+    pub result: Option<serde_json::Value>,
     /// Why it failed, once it has failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Problem>,
+    #[schema(value_type = Option<Problem>)]
+    pub error: Option<serde_json::Value>,
 }
 
-impl From<&Snapshot> for JobResponse {
-    fn from(s: &Snapshot) -> Self {
-        let (result, error) = match &s.outcome {
-            Some(Outcome::Succeeded(e)) => (Some(EstimateResponse::from(e.as_ref())), None),
-            Some(Outcome::Failed(f)) => (None, Some(ApiError::from(f.clone()).problem())),
-            Some(Outcome::Cancelled) | None => (None, None),
+impl JobResponse {
+    /// The job with its result or error (`full`), or without (a listing).
+    pub fn new(view: &View, full: bool) -> JobResponse {
+        let r = &view.record;
+        let text = |t: &Option<String>| {
+            t.as_deref()
+                .filter(|_| full)
+                .and_then(|t| serde_json::from_str(t).ok())
         };
         JobResponse {
-            id: s.id.to_string(),
-            status: s.state.into(),
+            id: r.id.to_string(),
+            status: r.status.into(),
             progress: Progress {
-                samples_done: s.samples_done,
-                samples_total: s.samples_total,
-                fraction: if s.samples_total == 0 {
+                samples_done: r.samples_done,
+                samples_total: r.samples_total,
+                fraction: if r.samples_total == 0 {
                     0.0
                 } else {
-                    s.samples_done as f64 / s.samples_total as f64
+                    (r.samples_done as f64 / r.samples_total as f64).min(1.0)
                 },
             },
-            result,
-            error,
+            created_at: rfc3339(r.created),
+            finished_at: r.finished.map(rfc3339),
+            result: text(&r.result),
+            error: text(&r.error),
         }
     }
+}
+
+/// Unix milliseconds as RFC 3339 (UTC, milliseconds).
+fn rfc3339(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct JobList {
+    /// The jobs (without results: read a job for its result).
+    pub jobs: Vec<JobResponse>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The answer to `POST /v1/estimate`: the result, or, for a request with

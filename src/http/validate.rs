@@ -17,10 +17,13 @@ use crate::estimation::distributions::{
 use crate::estimation::estimator::Delta;
 use crate::estimation::estimators::exact;
 use crate::estimation::objective::{ParseLimits, Program};
-use crate::estimation::runner::{ChunkSummary, chunk_count};
+use std::collections::HashMap;
+
+use crate::estimation::runner::{ChunkSummary, chunk_count, plan_of};
 use crate::estimation::sampling::RQMC_MAX_DIM;
 use crate::estimation::{self, Baseline, Estimator, EstimatorKind, Job, NonFinitePolicy, Sampling};
-use crate::jobs::Work;
+use crate::jobs::persist::{ListQuery, Status};
+use crate::jobs::{Submission, Work};
 
 /// A request with an objective of at most this many characters and at most
 /// this many parameter numbers is prepared (validated, compiled) inline on
@@ -1049,4 +1052,58 @@ fn partial_summaries(i: usize, p: &PartialResponse) -> Result<Vec<ChunkSummary>,
         ));
     }
     Ok(summaries)
+}
+
+/// A job for the store: its spec as the API spells it, seed included (drawn
+/// at validation when omitted, so a resumed run draws the same samples).
+pub fn submission(
+    mut spec: EstimateRequest,
+    work: &Work,
+    owner: Option<String>,
+) -> Result<Submission, ApiError> {
+    spec.seed = Some(work.job.seed);
+    let samples = match (work.chunks, plan_of(&work.job)?) {
+        (Some((start, count)), Some(plan)) => (start..start + count).map(|c| plan.chunk_len(c)).sum(),
+        _ => work.job.samples,
+    };
+    let spec = serde_json::to_string(&spec)
+        .map_err(|e| ApiError::internal(format!("a job spec does not serialise: {e}")))?;
+    Ok(Submission { owner, spec, samples })
+}
+
+/// Most jobs on a page of `GET /v1/jobs`, and the default.
+const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+
+/// The query of `GET /v1/jobs`: `status`, `limit`, `after`.
+pub fn list_query(params: &HashMap<String, String>, owner: Option<String>) -> Result<ListQuery, ApiError> {
+    let bad = |name: &str, detail: String| ApiError::query(name, detail);
+    if let Some(k) = params.keys().find(|k| !["status", "limit", "after"].contains(&k.as_str())) {
+        return Err(bad(k, format!("`{k}` is not a parameter of this listing; it takes status, limit and after")));
+    }
+    let status = params
+        .get("status")
+        .map(|s| {
+            Status::parse(s).ok_or_else(|| {
+                bad("status", format!("status = '{s}' is not a job status; one of queued, running, succeeded, failed, cancelled"))
+            })
+        })
+        .transpose()?;
+    let limit = match params.get("limit") {
+        None => DEFAULT_PAGE,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| bad("limit", format!("limit = '{l}' is not a whole number from 1 to {MAX_PAGE}")))?,
+    };
+    let after = params
+        .get("after")
+        .map(|a| {
+            a.split_once('.')
+                .and_then(|(t, id)| Some((t.parse().ok()?, uuid::Uuid::parse_str(id).ok()?)))
+                .ok_or_else(|| bad("after", format!("after = '{a}' is not a page marker: pass the `next` of the previous page unchanged")))
+        })
+        .transpose()?;
+    Ok(ListQuery { owner, status, after, limit })
 }

@@ -175,15 +175,20 @@ pub fn merge_partials(
     finish(job, &sampled, &outs, elapsed)
 }
 
-/// How many chunks a job's plan has (`None` for the exact estimator, which
-/// enumerates): the ranges a partial run may ask for are within it.
-pub fn chunk_count(job: &Job) -> Result<Option<usize>, RunError> {
+/// A job's plan (`None` for the exact estimator, which enumerates): the
+/// ranges a partial run may ask for are within its chunks.
+pub fn plan_of(job: &Job) -> Result<Option<Plan>, RunError> {
     applies(job)?;
     let dist = job.distribution.as_ref();
     let Some(sampler) = estimators::sampler(&job.estimator, dist, &job.objective)? else {
         return Ok(None);
     };
-    Ok(Some(Plan::for_job(job, sampler.aux_len()).0.chunks))
+    Ok(Some(Plan::for_job(job, sampler.aux_len()).0))
+}
+
+/// How many chunks a job's plan has (`None` for the exact estimator).
+pub fn chunk_count(job: &Job) -> Result<Option<usize>, RunError> {
+    Ok(plan_of(job)?.map(|p| p.chunks))
 }
 
 /// A job ready to sample, or the exact estimator's result.

@@ -35,9 +35,12 @@ pub async fn health_ready() -> Json<Health> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics_get(State(state): State<AppState>) -> impl IntoResponse {
-    for (job_state, count) in state.jobs().counts() {
-        metrics::gauge!("gradest_jobs", "state" => job_state.name()).set(count as f64);
+    for (status, count) in state.jobs().counts().await.unwrap_or_default() {
+        metrics::gauge!("gradest_jobs", "state" => status.name()).set(count as f64);
     }
+    let (interactive, background) = state.runner().waiting();
+    metrics::gauge!("gradest_chunk_waiters", "class" => "interactive").set(interactive as f64);
+    metrics::gauge!("gradest_chunk_waiters", "class" => "background").set(background as f64);
     (
         [(
             header::CONTENT_TYPE,

@@ -1,24 +1,29 @@
-//! `/v1/jobs`: background jobs (submit, poll, cancel or remove).
+//! `/v1/jobs`: background jobs (submit, list, poll, cancel or remove). With
+//! tokens on, a job is visible only to the token that submitted it.
+
+use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use crate::http::auth::Principal;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::ApiJson;
 use crate::http::requests::EstimateRequest;
-use crate::http::responses::JobResponse;
+use crate::http::responses::{JobList, JobResponse};
 use crate::http::state::AppState;
-use crate::http::validate::prepare;
+use crate::http::validate::{list_query, prepare, submission};
 use crate::jobs::Removal;
 
 /// Submit a job to run in the background.
 ///
 /// The job is validated at once (the same checks and problems as
-/// `/v1/estimate`), then queued; poll the `Location` it returns.
+/// `/v1/estimate`), then queued in the job store; poll the `Location` it
+/// returns. With `chunks`, its result is a partial summary for `POST /v1/merge`.
 #[utoipa::path(
     post,
     path = "/v1/jobs",
@@ -31,18 +36,57 @@ use crate::jobs::Removal;
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid; `pointer` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The job store is full of unfinished jobs", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many jobs are queued or running; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 503, description = "The job store is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn jobs_create(
     State(state): State<AppState>,
+    principal: Principal,
     ApiJson(request): ApiJson<EstimateRequest>,
 ) -> Result<Response, ApiError> {
+    let spec = request.clone();
     let work = prepare(&state, request).await?;
-    let snapshot = state.jobs().submit(work.job)?;
-    let location = format!("/v1/jobs/{}", snapshot.id);
-    let body = Json(JobResponse::from(&snapshot));
+    let view = state.jobs().submit(submission(spec, &work, principal.0)?).await?;
+    let location = format!("/v1/jobs/{}", view.record.id);
+    let body = Json(JobResponse::new(&view, true));
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
+}
+
+/// List jobs, newest first, a page at a time.
+///
+/// Query parameters: `status` (one of queued, running, succeeded, failed,
+/// cancelled), `limit` (1 to 1000, default 100), `after` (the `next` of the
+/// previous page).
+#[utoipa::path(
+    get,
+    path = "/v1/jobs",
+    tag = "jobs",
+    params(
+        ("status" = Option<String>, Query, description = "Only jobs with this status"),
+        ("limit" = Option<u32>, Query, description = "Most jobs on a page (1 to 1000; default 100)"),
+        ("after" = Option<String>, Query, description = "The `next` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of jobs", body = JobList),
+        (status = 422, description = "A query parameter is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The job store is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn jobs_list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<JobList>, ApiError> {
+    let query = list_query(&params, principal.0)?;
+    let limit = query.limit;
+    let views = state.jobs().list(query).await?;
+    let next = (views.len() == limit)
+        .then(|| views.last().map(|v| format!("{}.{}", v.record.created, v.record.id)))
+        .flatten();
+    let jobs = views.iter().map(|v| JobResponse::new(v, false)).collect();
+    Ok(Json(JobList { jobs, next }))
 }
 
 /// A job's status, progress, and its result or error once finished.
@@ -54,18 +98,21 @@ pub async fn jobs_create(
     responses(
         (status = 200, description = "The job", body = JobResponse),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The job store is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn jobs_get(
     State(state): State<AppState>,
+    principal: Principal,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobResponse>, ApiError> {
     let id = job_id(id, &uri)?;
-    let snapshot = parse_id(&id)
-        .and_then(|id| state.jobs().get(id))
-        .ok_or_else(|| not_found(&id))?;
-    Ok(Json(JobResponse::from(&snapshot)))
+    let Some(uuid) = parse_id(&id) else {
+        return Err(not_found(&id));
+    };
+    let view = state.jobs().get(uuid, principal.0).await?;
+    Ok(Json(JobResponse::new(&view.ok_or_else(|| not_found(&id))?, true)))
 }
 
 /// Cancel a queued or running job (200, status `cancelled`), or remove a
@@ -79,18 +126,21 @@ pub async fn jobs_get(
         (status = 200, description = "The job was queued or running and is now cancelled", body = JobResponse),
         (status = 204, description = "The job had finished and is now removed"),
         (status = 404, description = "No such job", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The job store is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn jobs_delete(
     State(state): State<AppState>,
+    principal: Principal,
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let id = job_id(id, &uri)?;
-    match parse_id(&id).and_then(|id| state.jobs().delete(id)) {
-        Some(Removal::Cancelled(snapshot)) => {
-            Ok(Json(JobResponse::from(&snapshot)).into_response())
-        }
+    let Some(uuid) = parse_id(&id) else {
+        return Err(not_found(&id));
+    };
+    match state.jobs().delete(uuid, principal.0).await? {
+        Some(Removal::Cancelled(view)) => Ok(Json(JobResponse::new(&view, true)).into_response()),
         Some(Removal::Removed) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(not_found(&id)),
     }
@@ -113,6 +163,7 @@ fn parse_id(id: &str) -> Option<Uuid> {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!(
-        "there is no job '{id}' (finished jobs are kept until deleted or evicted by newer ones)"
+        "there is no job '{id}' (finished jobs are kept until deleted or expired; with tokens \
+         on, a job is visible only to the token that submitted it)"
     ))
 }
