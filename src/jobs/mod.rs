@@ -4,6 +4,7 @@
 //! core, not HTTP.
 
 mod lanes;
+pub mod persist;
 mod runner;
 mod store;
 
