@@ -323,6 +323,42 @@ fn full_counts(found: impl IntoIterator<Item = (Status, u64)>) -> Vec<(Status, u
     counts
 }
 
+/// The columns of a [`JobRecord`] in the SQL stores, in the order they read them.
+const COLUMNS: &str = "id, owner, spec, status, samples_total, samples_done, created, updated, \
+                       finished, result, error, lease_owner, lease_until";
+
+/// Statuses of finished jobs, for `status IN (...)`.
+const FINISHED: &str = "('succeeded', 'failed', 'cancelled')";
+
+/// The SQL of a list query, with only the conditions it needs (so the
+/// database can walk an index in list order and stop at the limit). The
+/// numbered parameters (`mark` is `?` or `$`) are, in order and only when
+/// present: owner, status, the cursor's created and id; then the limit.
+fn list_sql(q: &ListQuery, mark: char) -> String {
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("{mark}{n}")
+    };
+    let mut conditions = Vec::new();
+    if q.owner.is_some() {
+        conditions.push(format!("owner = {}", next()));
+    }
+    if q.status.is_some() {
+        conditions.push(format!("status = {}", next()));
+    }
+    if q.after.is_some() {
+        let (created, id) = (next(), next());
+        conditions.push(format!("(created, id) < ({created}, {id})"));
+    }
+    let filter = match conditions.is_empty() {
+        true => String::new(),
+        false => format!("WHERE {}", conditions.join(" AND ")),
+    };
+    let limit = next();
+    format!("SELECT {COLUMNS} FROM jobs {filter} ORDER BY created DESC, id DESC LIMIT {limit}")
+}
+
 /// A count or index as the databases' signed 64-bit integer.
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(value)

@@ -28,9 +28,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use postgres::config::Host;
+use postgres::types::ToSql;
 use postgres::{Client, Config, NoTls, Row, Transaction};
 use uuid::Uuid;
 
+use super::{COLUMNS, FINISHED, list_sql};
 use super::{
     Ending, JobRecord, JobStore, ListQuery, Millis, NewJob, Status, StoreError, full_counts,
     to_i64, to_u64,
@@ -80,13 +82,6 @@ CREATE TABLE IF NOT EXISTS job_chunks (
 );
 ";
 
-/// The columns of a [`JobRecord`], in the order [`record`] reads them.
-const COLUMNS: &str = "id, owner, spec, status, samples_total, samples_done, created, updated, \
-                       finished, result, error, lease_owner, lease_until";
-
-/// Statuses of finished jobs, for `status IN (...)`.
-const FINISHED: &str = "('succeeded', 'failed', 'cancelled')";
-
 /// Jobs in a PostgreSQL database; see the module docs.
 pub struct PostgresStore {
     client: Mutex<Client>,
@@ -95,6 +90,17 @@ pub struct PostgresStore {
 
 fn db_err(e: postgres::Error) -> StoreError {
     StoreError::Unavailable(format!("postgres: {e}"))
+}
+
+/// Whether an error means the connection is gone (closed, or the server
+/// ended the session: SQLSTATE class 08 or 57P, e.g. a restart or
+/// `pg_terminate_backend`), so a new connection may succeed.
+fn broken(e: &postgres::Error, client: &Client) -> bool {
+    let ended = e.code().is_some_and(|c| {
+        let code = c.code();
+        code.starts_with("08") || code.starts_with("57P")
+    });
+    e.is_closed() || client.is_closed() || ended
 }
 
 fn connect(config: &Config) -> Result<Client, StoreError> {
@@ -136,7 +142,7 @@ impl PostgresStore {
             *client = connect(&self.config)?;
         }
         match op(&mut client) {
-            Err(e) if e.is_closed() || client.is_closed() => {
+            Err(e) if broken(&e, &client) => {
                 tracing::warn!(error = %e, "postgres connection lost; reconnecting");
                 *client = connect(&self.config)?;
                 op(&mut client).map_err(db_err)
@@ -249,25 +255,23 @@ impl JobStore for PostgresStore {
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<JobRecord>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM jobs \
-             WHERE ($1::TEXT IS NULL OR owner = $1) AND ($2::TEXT IS NULL OR status = $2) \
-               AND ($3::BIGINT IS NULL OR (created, id) < ($3, $4::UUID)) \
-             ORDER BY created DESC, id DESC LIMIT $5"
-        );
+        let sql = list_sql(q, '$');
         let status = q.status.map(Status::name);
-        let (after_created, after_id) = match q.after {
-            Some((c, id)) => (Some(c), Some(id)),
-            None => (None, None),
-        };
+        let after = q.after;
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        let rows = self.run(|c| {
-            c.query(
-                &sql,
-                &[&q.owner, &status, &after_created, &after_id, &limit],
-            )
-        })?;
-        records(rows)
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        if let Some(owner) = &q.owner {
+            params.push(owner);
+        }
+        if let Some(status) = &status {
+            params.push(status);
+        }
+        if let Some((created, id)) = &after {
+            params.push(created);
+            params.push(id);
+        }
+        params.push(&limit);
+        records(self.run(|c| c.query(&sql, &params))?)
     }
 
     fn cancel(&self, id: Uuid, now: Millis) -> Result<Option<JobRecord>, StoreError> {

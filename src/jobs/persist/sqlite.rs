@@ -20,9 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 use uuid::Uuid;
 
+use super::{COLUMNS, FINISHED, list_sql};
 use super::{
     Ending, JobRecord, JobStore, ListQuery, Millis, NewJob, Status, StoreError, full_counts,
     to_i64, to_u64,
@@ -68,13 +70,6 @@ CREATE TABLE IF NOT EXISTS job_chunks (
     PRIMARY KEY (job_id, chunk)
 ) WITHOUT ROWID;
 ";
-
-/// The columns of a [`JobRecord`], in the order [`record`] reads them.
-const COLUMNS: &str = "id, owner, spec, status, samples_total, samples_done, created, updated, \
-                       finished, result, error, lease_owner, lease_until";
-
-/// Statuses of finished jobs, for `status IN (...)`.
-const FINISHED: &str = "('succeeded', 'failed', 'cancelled')";
 
 /// Jobs in one SQLite file; see the module docs.
 pub struct SqliteStore {
@@ -239,25 +234,22 @@ impl JobStore for SqliteStore {
     }
 
     fn list(&self, q: &ListQuery) -> Result<Vec<JobRecord>, StoreError> {
-        let (after_created, after_id) = match q.after {
-            Some((c, id)) => (Some(c), Some(id_text(id))),
-            None => (None, None),
-        };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM jobs \
-             WHERE (?1 IS NULL OR owner = ?1) AND (?2 IS NULL OR status = ?2) \
-               AND (?3 IS NULL OR created < ?3 OR (created = ?3 AND id < ?4)) \
-             ORDER BY created DESC, id DESC LIMIT ?5"
-        );
-        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let mut params: Vec<Value> = Vec::new();
+        if let Some(owner) = &q.owner {
+            params.push(Value::Text(owner.clone()));
+        }
+        if let Some(status) = q.status {
+            params.push(Value::Text(status.name().to_owned()));
+        }
+        if let Some((created, id)) = q.after {
+            params.push(Value::Integer(created));
+            params.push(Value::Text(id_text(id)));
+        }
+        params.push(Value::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)));
         let conn = self.lock();
-        let mut stmt = conn.prepare_cached(&sql).map_err(db_err)?;
-        let status = q.status.map(Status::name);
+        let mut stmt = conn.prepare_cached(&list_sql(q, '?')).map_err(db_err)?;
         let rows = stmt
-            .query_map(
-                params![q.owner, status, after_created, after_id, limit],
-                record,
-            )
+            .query_map(params_from_iter(params), record)
             .map_err(db_err)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
     }

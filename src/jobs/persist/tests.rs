@@ -796,6 +796,27 @@ fn postgres_capacity_is_shared_by_replicas() {
     assert_eq!(other.counts().unwrap()[0], (Status::Queued, 7));
 }
 
+/// The server ends the store's session (as a restart would): the next calls
+/// reconnect and succeed.
+#[test]
+fn postgres_reconnects_after_a_lost_connection() {
+    let Some(db) = PgDb::new() else { return };
+    let a = ok_insert(&*db.store, 1, 10);
+    let mut admin = ::postgres::Client::connect(&db.admin_url, ::postgres::NoTls).unwrap();
+    let kill = "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                WHERE datname = $1 AND pid <> pg_backend_pid()";
+    let killed = admin.query(kill, &[&db.name]).unwrap();
+    assert_eq!(killed.len(), 1, "the store's one connection");
+    assert_eq!(status_of(&*db.store, a), Status::Queued);
+    assert_eq!(db.store.claim("r1", 100, LEASE).unwrap().unwrap().id, a);
+    admin.query(kill, &[&db.name]).unwrap();
+    assert!(
+        db.store
+            .checkpoint(a, "r1", 1, &[(0, vec![1])], 110)
+            .unwrap()
+    );
+}
+
 #[test]
 fn with_database_replaces_only_the_name() {
     assert_eq!(
