@@ -829,3 +829,50 @@ fn with_database_replaces_only_the_name() {
     );
     assert_eq!(with_database("postgres://u@h", "y"), "postgres://u@h/y");
 }
+
+/// SQLite walks an index in list order (no table scan, no sort) for the list
+/// queries the service makes.
+#[test]
+fn sqlite_lists_through_indexes() {
+    let dir = TempDir::new();
+    let path = dir.0.join(SQLITE_FILE);
+    drop(SqliteStore::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let cursor = Some((5, Uuid::from_u128(1)));
+    let queries = [
+        ListQuery {
+            limit: 10,
+            ..ListQuery::default()
+        },
+        ListQuery {
+            after: cursor,
+            ..all()
+        },
+        ListQuery {
+            owner: Some("ann".into()),
+            after: cursor,
+            ..all()
+        },
+        ListQuery {
+            status: Some(Status::Queued),
+            after: cursor,
+            ..all()
+        },
+    ];
+    for q in &queries {
+        let sql = format!("EXPLAIN QUERY PLAN {}", list_sql(q, '?'));
+        let mut stmt = conn.prepare(&sql).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(
+                rusqlite::params_from_iter(vec![1; stmt.parameter_count()]),
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let plan = plan.join("; ");
+        println!("{q:?}: {plan}");
+        assert!(plan.contains("USING INDEX"), "{q:?}: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
+    }
+}
