@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::AuthFailure;
 use crate::estimation::RunError;
 use crate::estimation::distributions::ParamError;
 use crate::estimation::objective::ObjectiveError;
@@ -72,6 +73,8 @@ pub enum ApiError {
     },
     /// The objective is not finite at a sample.
     NonFinite(String),
+    /// The request has no bearer token the service accepts (authentication on).
+    Unauthenticated(AuthFailure),
     /// No such resource.
     NotFound(String),
     /// The path exists, the method does not.
@@ -120,6 +123,7 @@ impl ApiError {
             | ApiError::NotApplicable { .. }
             | ApiError::Objective { .. }
             | ApiError::NonFinite(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TimeBudget(_) | ApiError::Busy(_) | ApiError::Cancelled => {
@@ -148,6 +152,7 @@ impl ApiError {
                 "non-finite-objective",
                 "The objective is not finite at a sample",
             ),
+            ApiError::Unauthenticated(_) => ("unauthenticated", "The request is not authenticated"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::TimeBudget(_) => (
@@ -184,6 +189,7 @@ impl ApiError {
                 (detail.clone(), Some("/objective".to_string()), *column)
             }
             ApiError::NonFinite(d) => (d.clone(), Some("/objective".to_string()), None),
+            ApiError::Unauthenticated(failure) => (failure.detail(), None, None),
             ApiError::MethodNotAllowed => (
                 "this method is not allowed on this path".to_string(),
                 None,
@@ -218,6 +224,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let ApiError::Unauthenticated(failure) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(failure.challenge()),
+            );
         }
         response
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::config::{Config, Limits};
+use crate::config::{ApiTokens, Config, Limits};
 use crate::jobs::{Jobs, Runner};
 
 /// What every handler shares.
@@ -17,6 +17,8 @@ pub struct AppState {
 struct Shared {
     /// Bounds on requests, read by validation and the extractor.
     limits: Limits,
+    /// The bearer tokens the /v1 routes accept (none: authentication is off).
+    tokens: ApiTokens,
     /// Bounded blocking execution for requests that wait for their result.
     runner: Runner,
     /// Background jobs (they share the runner's lanes).
@@ -37,6 +39,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Shared {
                 limits,
+                tokens: config.api_tokens.clone(),
                 runner,
                 jobs,
                 metrics: crate::telemetry::metrics(),
@@ -46,6 +49,10 @@ impl AppState {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    pub fn tokens(&self) -> &ApiTokens {
+        &self.inner.tokens
     }
 
     pub fn runner(&self) -> &Runner {
