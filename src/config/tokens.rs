@@ -210,6 +210,9 @@ mod tests {
         assert_eq!(tokens.tokens()[0].digest, sha256(A.as_bytes()));
         assert_eq!(tokens.tokens()[0].id.len(), 16);
         assert_ne!(tokens.tokens()[0].id, tokens.tokens()[1].id);
+        // The identity is the start of the SHA-256 (FIPS 180-2's "abc" vector).
+        let abc = ApiTokens::accepting(["abc"]);
+        assert_eq!(abc.tokens()[0].id, "ba7816bf8f01cfea");
     }
 
     #[test]

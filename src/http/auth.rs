@@ -156,6 +156,66 @@ mod tests {
         authenticate(tokens, value.as_ref())
     }
 
+    /// A router whose one guarded route answers with the principal it was given.
+    fn whoami(tokens: ApiTokens) -> axum::Router {
+        use axum::routing::get;
+        let config = crate::config::Config {
+            api_tokens: tokens,
+            ..Default::default()
+        };
+        let state = AppState::new(&config);
+        let answer = |p: Principal| async move { p.0.unwrap_or_else(|| "nobody".to_string()) };
+        axum::Router::new()
+            .route("/v1/whoami", get(answer))
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_token,
+            ))
+            .route("/open", get(answer))
+            .with_state(state)
+    }
+
+    async fn call(router: axum::Router, path: &str, auth: Option<&str>) -> (u16, String) {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::get(path);
+        if let Some(auth) = auth {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        let response = router
+            .oneshot(request.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn handlers_see_the_principal_of_the_token() {
+        let tokens = ApiTokens::accepting([TOKEN]);
+        let id = tokens.tokens()[0].id.clone();
+        assert!(id.len() == 16 && id.chars().all(|c| c.is_ascii_hexdigit()));
+        let bearer = format!("Bearer {TOKEN}");
+        let router = whoami(tokens);
+        assert_eq!(
+            call(router.clone(), "/v1/whoami", Some(&bearer)).await,
+            (200, id)
+        );
+        assert_eq!(call(router.clone(), "/v1/whoami", None).await.0, 401);
+        // Outside the middleware the extractor gives nobody, token or not.
+        assert_eq!(
+            call(router, "/open", Some(&bearer)).await,
+            (200, "nobody".to_string())
+        );
+        let off = whoami(ApiTokens::default());
+        assert_eq!(
+            call(off, "/v1/whoami", None).await,
+            (200, "nobody".to_string())
+        );
+    }
+
     #[test]
     fn off_accepts_anything_as_nobody() {
         let off = ApiTokens::default();
