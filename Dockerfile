@@ -24,6 +24,7 @@ RUN touch src/main.rs src/lib.rs \
 
 # Runtime stage: a small Debian with the binary only, running as a non-root user.
 FROM debian:bookworm-slim AS runtime
+# uid/gid 10001: the user deploy/kubernetes/deployment.yaml names in its securityContext.
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin gradest
 COPY --from=build /src/target/release/gradest /usr/local/bin/gradest
 USER 10001:10001

@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::estimation::simd::{self, Level};
 
+pub mod tokens;
+pub use tokens::ApiTokens;
+
 /// The command line.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -51,6 +54,12 @@ pub struct Config {
     /// speed differs.
     #[arg(long, env = "GRADEST_SIMD", default_value = "auto", value_parser = simd_cap_parser())]
     pub simd: SimdCap,
+    /// Bearer tokens the /v1 routes require: a comma-separated list, or
+    /// `@/path/to/file` with one token per line (`#` comments and blank lines
+    /// ignored). Unset or empty: no authentication. Tokens are at least 16
+    /// characters without whitespace; they are never logged.
+    #[arg(long, env = "GRADEST_API_TOKENS", hide_env_values = true, default_value = "", hide_default_value = true, value_parser = tokens::ApiTokensParser)]
+    pub api_tokens: ApiTokens,
     #[command(flatten)]
     pub limits: Limits,
     #[command(flatten)]
@@ -64,6 +73,7 @@ impl Default for Config {
             log: "info".to_string(),
             log_format: LogFormat::Text,
             simd: SimdCap(None),
+            api_tokens: ApiTokens::default(),
             limits: Limits::default(),
             storage: Storage::default(),
         }

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
-        tracing::info!(addr = %listener.local_addr()?, simd = simd.name(), limits = ?config.limits, "gradest listening");
+        tracing::info!(addr = %listener.local_addr()?, simd = simd.name(), auth = %config.api_tokens, limits = ?config.limits, "gradest listening");
         http::serve(listener, config, shutdown_signal()).await
     });
     match result {

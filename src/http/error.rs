@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::auth::AuthFailure;
 use crate::estimation::RunError;
 use crate::estimation::distributions::ParamError;
 use crate::estimation::objective::ObjectiveError;
@@ -74,6 +75,8 @@ pub enum ApiError {
     NonFinite(String),
     /// A query parameter has the wrong form or value.
     InvalidQuery { parameter: String, detail: String },
+    /// The request has no bearer token the service accepts (authentication on).
+    Unauthenticated(AuthFailure),
     /// No such resource.
     NotFound(String),
     /// The path exists, the method does not.
@@ -154,11 +157,12 @@ impl ApiError {
             | ApiError::InvalidQuery { .. }
             | ApiError::NonFinite(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyJobs { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TimeBudget(_)
-            | ApiError::Cancelled
-            | ApiError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TimeBudget(_) | ApiError::Cancelled | ApiError::StoreUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -182,6 +186,7 @@ impl ApiError {
                 "non-finite-objective",
                 "The objective is not finite at a sample",
             ),
+            ApiError::Unauthenticated(_) => ("unauthenticated", "The request is not authenticated"),
             ApiError::NotFound(_) => ("not-found", "Not found"),
             ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
             ApiError::TimeBudget(_) => (
@@ -189,7 +194,9 @@ impl ApiError {
                 "The run did not finish within its time budget",
             ),
             ApiError::InvalidQuery { .. } => ("invalid-query", "A query parameter is invalid"),
-            ApiError::TooManyJobs { .. } => ("too-many-jobs", "Too many background jobs are unfinished"),
+            ApiError::TooManyJobs { .. } => {
+                ("too-many-jobs", "Too many background jobs are unfinished")
+            }
             ApiError::StoreUnavailable => ("store-unavailable", "The job store is unavailable"),
             ApiError::Cancelled => ("cancelled", "The run was cancelled"),
             ApiError::Internal(_) => ("internal", "Internal error"),
@@ -202,9 +209,9 @@ impl ApiError {
         let (kind, title) = self.kind_and_title();
         let (detail, pointer, column) = match self {
             ApiError::MalformedJson { pointer, detail } => (detail.clone(), pointer.clone(), None),
-            ApiError::UnsupportedMediaType(d)
-            | ApiError::NotFound(d)
-            | ApiError::TimeBudget(d) => (d.clone(), None, None),
+            ApiError::UnsupportedMediaType(d) | ApiError::NotFound(d) | ApiError::TimeBudget(d) => {
+                (d.clone(), None, None)
+            }
             ApiError::BodyTooLarge { limit } => (
                 format!("the request body exceeds the limit of {limit} bytes"),
                 None,
@@ -219,6 +226,7 @@ impl ApiError {
                 (detail.clone(), Some("/objective".to_string()), *column)
             }
             ApiError::NonFinite(d) => (d.clone(), Some("/objective".to_string()), None),
+            ApiError::Unauthenticated(failure) => (failure.detail(), None, None),
             ApiError::MethodNotAllowed => (
                 "this method is not allowed on this path".to_string(),
                 None,
@@ -229,9 +237,11 @@ impl ApiError {
                 None,
                 None,
             ),
-            ApiError::InvalidQuery { parameter, detail } => {
-                (format!("query parameter `{parameter}`: {detail}"), None, None)
-            }
+            ApiError::InvalidQuery { parameter, detail } => (
+                format!("query parameter `{parameter}`: {detail}"),
+                None,
+                None,
+            ),
             ApiError::TooManyJobs { detail, .. } => (detail.clone(), None, None),
             ApiError::StoreUnavailable => (
                 "the job store does not answer; retry shortly (the failure has been logged)"
@@ -269,6 +279,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let ApiError::Unauthenticated(failure) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(failure.challenge()),
+            );
         }
         response
     }

@@ -16,13 +16,16 @@ pub struct ApiCodec {
 }
 
 fn spec(text: &str) -> Result<EstimateRequest, String> {
-    serde_json::from_str(text).map_err(|e| format!("the stored job does not read as a request: {e}"))
+    serde_json::from_str(text)
+        .map_err(|e| format!("the stored job does not read as a request: {e}"))
 }
 
 impl Codec for ApiCodec {
     fn work(&self, text: &str) -> Result<Work, String> {
         let request = spec(text)?;
-        request.validate(&self.limits).map_err(|e| e.problem().detail)
+        request
+            .validate(&self.limits)
+            .map_err(|e| e.problem().detail)
     }
 
     fn result(&self, text: &str, output: &Output) -> String {
@@ -40,7 +43,9 @@ impl Codec for ApiCodec {
     fn invalid(&self, detail: &str) -> String {
         let e = ApiError::field(
             "",
-            format!("the job no longer passes this service's checks (its limits may have changed): {detail}"),
+            format!(
+                "the job no longer passes this service's checks (its limits may have changed): {detail}"
+            ),
         );
         serde_json::to_string(&e.problem()).unwrap_or_default()
     }

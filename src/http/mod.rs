@@ -10,6 +10,7 @@
 //! 5. [`responses`] and [`catalog`]: what comes back, converted from the core;
 //! 6. [`error`]: the one problem type, and the one place that picks a status.
 //!
+//! [`auth`] guards the /v1 routes with bearer tokens when they are configured.
 //! [`state`] is what every handler shares. [`app`] builds the router (tests can
 //! call it without a server); [`serve`] runs it on a listener until a shutdown
 //! future resolves, letting running requests finish; [`openapi()`] is the
@@ -17,6 +18,7 @@
 //! `openapi/openapi.json` (regenerate it with
 //! `cargo run -- openapi > openapi/openapi.json`).
 
+pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod extract;
@@ -57,7 +59,11 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let limits = state.limits().clone();
     let x_request_id = HeaderName::from_static("x-request-id");
-    let api = Router::new()
+    // Every /v1 route, behind the one authentication middleware (a no-op when
+    // no tokens are configured). `route_layer` guards only the routes added
+    // before it: add /v1 routes here (tests/api/auth.rs checks that every
+    // documented /v1 operation answers 401 without a token).
+    let v1 = Router::new()
         .route("/v1/estimate", post(estimate::estimate_create))
         .route("/v1/jobs", post(jobs::jobs_create).get(jobs::jobs_list))
         .route(
@@ -67,6 +73,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/compare", post(compare::compare_create))
         .route("/v1/merge", post(merge::merge_create))
         .route("/v1/catalog", get(catalog_route::catalog_get))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    let api = v1
         .route("/healthz", get(health::health_live))
         .route("/readyz", get(health::health_ready))
         .route("/metrics", get(health::metrics_get))

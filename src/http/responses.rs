@@ -11,13 +11,14 @@ use utoipa::openapi::schema::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use super::error::{ApiError, Problem};
+use super::error::Problem;
 use super::partials::PartialResponse;
 use super::requests::{EstimateRequest, EstimatorSpec};
 use crate::estimation::Estimate;
 use crate::estimation::compare;
 use crate::estimation::result::{CategoryFit, ParamLayout, Reference};
-use crate::jobs::{Output, Status, View};
+use crate::jobs::persist::Status;
+use crate::jobs::{Output, View};
 
 /// A value shaped like a parameter: an array, or a list of rows for a matrix.
 #[derive(Debug, Clone, PartialEq, Serialize)]

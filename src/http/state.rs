@@ -8,7 +8,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::{Config, Limits};
+use crate::config::{ApiTokens, Config, Limits};
 use crate::http::job_codec::ApiCodec;
 use crate::jobs::persist::{self, StoreError};
 use crate::jobs::{Jobs, Runner, Settings};
@@ -22,6 +22,8 @@ pub struct AppState {
 struct Shared {
     /// Bounds on requests, read by validation and the extractor.
     limits: Limits,
+    /// The bearer tokens the /v1 routes accept (none: authentication is off).
+    tokens: ApiTokens,
     /// Bounded blocking execution for requests that wait for their result.
     runner: Runner,
     /// Background jobs (they share the runner's lanes).
@@ -34,10 +36,7 @@ impl AppState {
     /// Opens the job store and starts the jobs' dispatcher (within a tokio runtime).
     pub fn new(config: &Config) -> Result<AppState, StoreError> {
         let limits = config.limits.clone();
-        let runner = Runner::new(
-            limits.concurrency as usize,
-            limits.job_concurrency as usize,
-        );
+        let runner = Runner::new(limits.concurrency as usize, limits.job_concurrency as usize);
         let s = &config.storage;
         let dir = (!s.data_dir.is_empty()).then(|| Path::new(&s.data_dir));
         let store = persist::open(dir, s.database_url.as_deref())?;
@@ -59,6 +58,7 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Shared {
                 limits,
+                tokens: config.api_tokens.clone(),
                 runner,
                 jobs,
                 metrics: crate::telemetry::metrics(),
@@ -68,6 +68,10 @@ impl AppState {
 
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    pub fn tokens(&self) -> &ApiTokens {
+        &self.inner.tokens
     }
 
     pub fn runner(&self) -> &Runner {

@@ -1063,12 +1063,18 @@ pub fn submission(
 ) -> Result<Submission, ApiError> {
     spec.seed = Some(work.job.seed);
     let samples = match (work.chunks, plan_of(&work.job)?) {
-        (Some((start, count)), Some(plan)) => (start..start + count).map(|c| plan.chunk_len(c)).sum(),
+        (Some((start, count)), Some(plan)) => {
+            (start..start + count).map(|c| plan.chunk_len(c)).sum()
+        }
         _ => work.job.samples,
     };
     let spec = serde_json::to_string(&spec)
         .map_err(|e| ApiError::internal(format!("a job spec does not serialise: {e}")))?;
-    Ok(Submission { owner, spec, samples })
+    Ok(Submission {
+        owner,
+        spec,
+        samples,
+    })
 }
 
 /// Most jobs on a page of `GET /v1/jobs`, and the default.
@@ -1076,10 +1082,19 @@ const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
 
 /// The query of `GET /v1/jobs`: `status`, `limit`, `after`.
-pub fn list_query(params: &HashMap<String, String>, owner: Option<String>) -> Result<ListQuery, ApiError> {
+pub fn list_query(
+    params: &HashMap<String, String>,
+    owner: Option<String>,
+) -> Result<ListQuery, ApiError> {
     let bad = |name: &str, detail: String| ApiError::query(name, detail);
-    if let Some(k) = params.keys().find(|k| !["status", "limit", "after"].contains(&k.as_str())) {
-        return Err(bad(k, format!("`{k}` is not a parameter of this listing; it takes status, limit and after")));
+    if let Some(k) = params
+        .keys()
+        .find(|k| !["status", "limit", "after"].contains(&k.as_str()))
+    {
+        return Err(bad(
+            k,
+            format!("`{k}` is not a parameter of this listing; it takes status, limit and after"),
+        ));
     }
     let status = params
         .get("status")
@@ -1095,7 +1110,12 @@ pub fn list_query(params: &HashMap<String, String>, owner: Option<String>) -> Re
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| bad("limit", format!("limit = '{l}' is not a whole number from 1 to {MAX_PAGE}")))?,
+            .ok_or_else(|| {
+                bad(
+                    "limit",
+                    format!("limit = '{l}' is not a whole number from 1 to {MAX_PAGE}"),
+                )
+            })?,
     };
     let after = params
         .get("after")
@@ -1105,5 +1125,10 @@ pub fn list_query(params: &HashMap<String, String>, owner: Option<String>) -> Re
                 .ok_or_else(|| bad("after", format!("after = '{a}' is not a page marker: pass the `next` of the previous page unchanged")))
         })
         .transpose()?;
-    Ok(ListQuery { owner, status, after, limit })
+    Ok(ListQuery {
+        owner,
+        status,
+        after,
+        limit,
+    })
 }

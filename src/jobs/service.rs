@@ -186,7 +186,11 @@ impl Jobs {
         let store = self.inner.store.clone();
         let result = tokio::task::spawn_blocking(move || f(store.as_ref()))
             .await
-            .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("the store call panicked: {e}"))));
+            .unwrap_or_else(|e| {
+                Err(StoreError::Unavailable(format!(
+                    "the store call panicked: {e}"
+                )))
+            });
         if let Err(StoreError::Unavailable(e)) = &result {
             tracing::error!(error = %e, call = what, "job store call failed");
         }
@@ -232,7 +236,9 @@ impl Jobs {
             .call("get", move |st| st.get(id))
             .await
             .map_err(|_| JobsError::Unavailable)?;
-        Ok(record.filter(|r| visible(r, owner.as_deref())).map(|r| self.view(r)))
+        Ok(record
+            .filter(|r| visible(r, owner.as_deref()))
+            .map(|r| self.view(r)))
     }
 
     /// Jobs newest first, as the query says (`owner` set: only theirs).
@@ -245,7 +251,11 @@ impl Jobs {
     }
 
     /// Cancels a queued or running job (wherever it runs), or removes a finished one.
-    pub async fn delete(&self, id: Uuid, owner: Option<String>) -> Result<Option<Removal>, JobsError> {
+    pub async fn delete(
+        &self,
+        id: Uuid,
+        owner: Option<String>,
+    ) -> Result<Option<Removal>, JobsError> {
         let Some(view) = self.get(id, owner).await? else {
             return Ok(None);
         };
@@ -287,9 +297,14 @@ impl Jobs {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let replica = self.inner.replica.clone();
-        match self.call("release", move |st| st.release(&replica, now())).await {
+        match self
+            .call("release", move |st| st.release(&replica, now()))
+            .await
+        {
             Ok(n) => tracing::info!(jobs = n, "running jobs handed back queued"),
-            Err(_) => tracing::warn!("running jobs could not be handed back; they are taken over when their lease expires"),
+            Err(_) => tracing::warn!(
+                "running jobs could not be handed back; they are taken over when their lease expires"
+            ),
         }
     }
 
@@ -299,18 +314,30 @@ impl Jobs {
         if !self.inner.settings.shared {
             match self.call("recover", |st| st.recover(now())).await {
                 Ok(0) | Err(_) => {}
-                Ok(n) => tracing::info!(jobs = n, "jobs that were running when the service last stopped are queued again"),
+                Ok(n) => tracing::info!(
+                    jobs = n,
+                    "jobs that were running when the service last stopped are queued again"
+                ),
             }
         }
         while !self.inner.stopping.load(Ordering::SeqCst) {
             while self.running().len() < self.inner.settings.concurrency {
-                let (replica, lease) = (self.inner.replica.clone(), millis(self.inner.settings.lease));
-                match self.call("claim", move |st| st.claim(&replica, now(), lease)).await {
-                    Ok(Some(record)) if !self.inner.stopping.load(Ordering::SeqCst) => self.spawn_run(record),
+                let (replica, lease) = (
+                    self.inner.replica.clone(),
+                    millis(self.inner.settings.lease),
+                );
+                match self
+                    .call("claim", move |st| st.claim(&replica, now(), lease))
+                    .await
+                {
+                    Ok(Some(record)) if !self.inner.stopping.load(Ordering::SeqCst) => {
+                        self.spawn_run(record)
+                    }
                     _ => break,
                 }
             }
-            let _ = tokio::time::timeout(self.inner.settings.poll, self.inner.wake.notified()).await;
+            let _ =
+                tokio::time::timeout(self.inner.settings.poll, self.inner.wake.notified()).await;
         }
     }
 
@@ -346,7 +373,9 @@ impl Jobs {
         }
         let pending: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
         let flusher = tokio::spawn(self.clone().flush_loop(id, handle.clone(), pending.clone()));
-        let result = self.execute(work, done, handle.clone(), pending.clone()).await;
+        let result = self
+            .execute(work, done, handle.clone(), pending.clone())
+            .await;
         flusher.abort();
         let ending = match result {
             Ok(output) => Ending::Succeeded {
@@ -367,8 +396,14 @@ impl Jobs {
 
     /// The job's saved chunk summaries (none, with a warning, if any is unreadable).
     async fn resumed(&self, id: Uuid) -> Vec<ChunkSummary> {
-        let saved = self.call("checkpoints", move |st| st.checkpoints(id)).await.unwrap_or_default();
-        let decoded: Result<Vec<_>, _> = saved.iter().map(|(_, b)| ChunkSummary::from_bytes(b)).collect();
+        let saved = self
+            .call("checkpoints", move |st| st.checkpoints(id))
+            .await
+            .unwrap_or_default();
+        let decoded: Result<Vec<_>, _> = saved
+            .iter()
+            .map(|(_, b)| ChunkSummary::from_bytes(b))
+            .collect();
         decoded.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "a checkpoint is unreadable; the job runs from the start");
             Vec::new()
@@ -410,7 +445,12 @@ impl Jobs {
 
     /// Saves new summaries and renews the lease every `checkpoint_every`;
     /// stops the run when the job is no longer this replica's to run.
-    async fn flush_loop(self, id: Uuid, handle: Arc<Handle>, pending: Arc<Mutex<Vec<(u64, Vec<u8>)>>>) {
+    async fn flush_loop(
+        self,
+        id: Uuid,
+        handle: Arc<Handle>,
+        pending: Arc<Mutex<Vec<(u64, Vec<u8>)>>>,
+    ) {
         let mut tick = tokio::time::interval(self.inner.settings.checkpoint_every);
         tick.tick().await;
         loop {
@@ -427,7 +467,11 @@ impl Jobs {
     /// false if the job is no longer running under this replica.
     async fn flush(&self, id: Uuid, handle: &Handle, pending: &Mutex<Vec<(u64, Vec<u8>)>>) -> bool {
         let batch = std::mem::take(&mut *lock(pending));
-        let (replica, lease, done) = (self.inner.replica.clone(), millis(self.inner.settings.lease), handle.progress());
+        let (replica, lease, done) = (
+            self.inner.replica.clone(),
+            millis(self.inner.settings.lease),
+            handle.progress(),
+        );
         let saved = self
             .call("checkpoint", move |st| {
                 let t = now();
@@ -442,15 +486,20 @@ impl Jobs {
 
     async fn end(&self, id: Uuid, ending: Ending) {
         let replica = self.inner.replica.clone();
-        let ended = self.call("finish", move |st| st.finish(id, &replica, &ending, now())).await;
+        let ended = self
+            .call("finish", move |st| st.finish(id, &replica, &ending, now()))
+            .await;
         if let Ok(false) = ended {
-            tracing::info!("the job had been cancelled or taken over; its end here is not recorded");
+            tracing::info!(
+                "the job had been cancelled or taken over; its end here is not recorded"
+            );
         }
     }
 
     /// Removes finished jobs past their retention, and the oldest beyond `max_finished`.
     async fn expire(self) {
-        let every = (self.inner.settings.retention / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let every = (self.inner.settings.retention / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(60));
         loop {
             tokio::time::sleep(every).await;
             if self.inner.stopping.load(Ordering::SeqCst) {
@@ -474,7 +523,10 @@ fn visible(record: &JobRecord, owner: Option<&str>) -> bool {
 }
 
 pub fn is_finished(status: Status) -> bool {
-    matches!(status, Status::Succeeded | Status::Failed | Status::Cancelled)
+    matches!(
+        status,
+        Status::Succeeded | Status::Failed | Status::Cancelled
+    )
 }
 
 /// The host's name for replica ids (`HOSTNAME`, as Kubernetes sets it), or "gradest".

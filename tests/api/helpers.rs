@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gradest::config::Config;
+use gradest::config::{ApiTokens, Config};
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -20,6 +20,11 @@ pub struct TestApp {
 /// The service with default limits (concurrency 2).
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
+}
+
+/// The service requiring one of these bearer tokens on the /v1 routes.
+pub async fn spawn_app_with_tokens(tokens: &[&str]) -> TestApp {
+    spawn_app_with(|config| config.api_tokens = ApiTokens::accepting(tokens)).await
 }
 
 /// The service with adjusted configuration.

@@ -48,7 +48,10 @@ pub async fn jobs_create(
 ) -> Result<Response, ApiError> {
     let spec = request.clone();
     let work = prepare(&state, request).await?;
-    let view = state.jobs().submit(submission(spec, &work, principal.0)?).await?;
+    let view = state
+        .jobs()
+        .submit(submission(spec, &work, principal.0)?)
+        .await?;
     let location = format!("/v1/jobs/{}", view.record.id);
     let body = Json(JobResponse::new(&view, true));
     Ok((StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response())
@@ -83,7 +86,11 @@ pub async fn jobs_list(
     let limit = query.limit;
     let views = state.jobs().list(query).await?;
     let next = (views.len() == limit)
-        .then(|| views.last().map(|v| format!("{}.{}", v.record.created, v.record.id)))
+        .then(|| {
+            views
+                .last()
+                .map(|v| format!("{}.{}", v.record.created, v.record.id))
+        })
         .flatten();
     let jobs = views.iter().map(|v| JobResponse::new(v, false)).collect();
     Ok(Json(JobList { jobs, next }))
@@ -112,7 +119,10 @@ pub async fn jobs_get(
         return Err(not_found(&id));
     };
     let view = state.jobs().get(uuid, principal.0).await?;
-    Ok(Json(JobResponse::new(&view.ok_or_else(|| not_found(&id))?, true)))
+    Ok(Json(JobResponse::new(
+        &view.ok_or_else(|| not_found(&id))?,
+        true,
+    )))
 }
 
 /// Cancel a queued or running job (200, status `cancelled`), or remove a
