@@ -283,6 +283,10 @@ impl JobStore for SqliteStore {
         now: Millis,
         lease_ms: i64,
     ) -> Result<Option<JobRecord>, StoreError> {
+        // One statement under the write lock: no other writer can claim the
+        // same row in between. The subquery reads the queued and running rows
+        // through `jobs_by_status` (at most the capacity of unfinished jobs)
+        // and sorts those; finished jobs are never touched.
         let sql = format!(
             "UPDATE jobs SET status = 'running', lease_owner = ?1, lease_until = ?2, updated = ?3 \
              WHERE id = (SELECT id FROM jobs \

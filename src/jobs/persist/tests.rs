@@ -876,3 +876,36 @@ fn sqlite_lists_through_indexes() {
         assert!(!plan.contains("TEMP B-TREE"), "{q:?}: {plan}");
     }
 }
+
+/// Two stores on one SQLite file (two processes by mistake, or a tool beside
+/// the service): the write lock and busy timeout keep claims exclusive.
+#[test]
+fn sqlite_two_connections_claim_each_job_once() {
+    let dir = TempDir::new();
+    let path = dir.0.join(SQLITE_FILE);
+    let (one, two) = (
+        SqliteStore::open(&path).unwrap(),
+        SqliteStore::open(&path).unwrap(),
+    );
+    const JOBS: u128 = 40;
+    for n in 1..=JOBS {
+        ok_insert(&one, n, n as i64);
+    }
+    let claimed = claim_all(&[&one, &two, &one, &two], 100);
+    assert_eq!(claimed.len(), JOBS as usize);
+    assert_eq!(claimed.iter().collect::<HashSet<_>>().len(), JOBS as usize);
+}
+
+#[test]
+fn postgres_refuses_a_newer_schema() {
+    let Some(db) = PgDb::new() else { return };
+    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls).unwrap();
+    client
+        .batch_execute("UPDATE gradest_schema SET version = 99")
+        .unwrap();
+    match PostgresStore::open(&db.url) {
+        Err(StoreError::Unavailable(msg)) => assert!(msg.contains("99"), "{msg}"),
+        Err(e) => panic!("unexpected {e}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
