@@ -156,7 +156,12 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(&config).map_err(std::io::Error::other)?;
+    // Opening a store blocks (and the PostgreSQL client must not start on an
+    // async worker), so it happens on the blocking pool.
+    let state = tokio::task::spawn_blocking(move || AppState::new(&config))
+        .await
+        .map_err(std::io::Error::other)?
+        .map_err(std::io::Error::other)?;
     let jobs = state.jobs().clone();
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)

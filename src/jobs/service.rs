@@ -28,7 +28,9 @@ use tokio::sync::Notify;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::persist::{Ending, JobRecord, JobStore, ListQuery, Millis, NewJob, Status, StoreError};
+use super::persist::{
+    Ending, JobRecord, JobStore, ListQuery, MemoryStore, Millis, NewJob, Status, StoreError,
+};
 use super::runner::{Deadline, Failure, Handle, Output, Runner, Work, execute};
 use super::scheduler::Class;
 use crate::estimation::RunError;
@@ -130,6 +132,15 @@ struct Inner {
     /// A job was submitted or a run ended: look for queued jobs.
     wake: Notify,
     stopping: AtomicBool,
+}
+
+impl Drop for Inner {
+    /// The PostgreSQL client owns a small runtime of its own, which must not be
+    /// dropped on an async worker: the store is let go on a plain thread.
+    fn drop(&mut self) {
+        let store = std::mem::replace(&mut self.store, Arc::new(MemoryStore::new()));
+        std::thread::spawn(move || drop(store));
+    }
 }
 
 /// Unix time in milliseconds.

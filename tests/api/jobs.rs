@@ -109,19 +109,29 @@ async fn jobs_beyond_the_concurrency_bound_queue() {
 }
 
 #[tokio::test]
-async fn a_full_store_refuses_then_evicts_finished_jobs() {
+async fn too_many_unfinished_jobs_are_answered_429_with_retry_after() {
     let app = spawn_app_with(|c| c.limits.max_jobs = 1).await;
     let (first, _) = submit(&app, &endless_job()).await;
     let response = app.post("/v1/jobs", &normal_job()).await;
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "a Retry-After in seconds");
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(problem["type"], "urn:gradest:problem:busy", "{problem}");
-    app.delete(&first).await; // cancelled: finished, so it can be evicted
+    assert_eq!(
+        problem["type"], "urn:gradest:problem:too-many-jobs",
+        "{problem}"
+    );
+    // Cancelled, the first is finished: it no longer counts against the bound.
+    app.delete(&first).await;
     let (second, _) = submit(&app, &normal_job()).await;
     assert_eq!(
         app.get(&first).await.status(),
-        404,
-        "the oldest finished job was evicted"
+        200,
+        "a finished job is kept"
     );
     assert_eq!(app.get(&second).await.status(), 200);
 }
