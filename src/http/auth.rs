@@ -163,7 +163,7 @@ mod tests {
             api_tokens: tokens,
             ..Default::default()
         };
-        let state = AppState::new(&config);
+        let state = AppState::new(&config).expect("a memory store opens");
         let answer = |p: Principal| async move { p.0.unwrap_or_else(|| "nobody".to_string()) };
         axum::Router::new()
             .route("/v1/whoami", get(answer))
