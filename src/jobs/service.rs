@@ -36,6 +36,11 @@ use super::scheduler::Class;
 use crate::estimation::RunError;
 use crate::estimation::runner::{ChunkSummary, Hooks, default_threads};
 
+/// A chunk's index and its summary's bytes, waiting to be saved.
+type Checkpoint = (u64, Vec<u8>);
+/// The summaries a run has produced since the last save.
+type Pending = Arc<Mutex<Vec<Checkpoint>>>;
+
 /// Turns stored specs into work and results into stored text: the HTTP
 /// layer's request and response formats, which this module does not know.
 pub trait Codec: Send + Sync + 'static {
@@ -99,7 +104,7 @@ pub struct View {
 #[derive(Debug, Clone)]
 pub enum Removal {
     /// It was queued or running; it is now cancelled (and kept).
-    Cancelled(View),
+    Cancelled(Box<View>),
     /// It had finished; it is gone.
     Removed,
 }
@@ -284,7 +289,7 @@ impl Jobs {
         if let Some(h) = self.running().get(&id) {
             h.cancel();
         }
-        Ok(cancelled.map(|r| Removal::Cancelled(self.view(r))))
+        Ok(cancelled.map(|r| Removal::Cancelled(Box::new(self.view(r)))))
     }
 
     /// Jobs per status, for `/metrics`.
@@ -382,7 +387,7 @@ impl Jobs {
         if !done.is_empty() {
             tracing::info!(chunks = done.len(), "resuming from checkpoints");
         }
-        let pending: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
+        let pending: Pending = Arc::default();
         let flusher = tokio::spawn(self.clone().flush_loop(id, handle.clone(), pending.clone()));
         let result = self
             .execute(work, done, handle.clone(), pending.clone())
@@ -426,7 +431,7 @@ impl Jobs {
         work: Work,
         done: Vec<ChunkSummary>,
         handle: Arc<Handle>,
-        pending: Arc<Mutex<Vec<(u64, Vec<u8>)>>>,
+        pending: Pending,
     ) -> Result<Output, Failure> {
         let budget = Deadline::AfterStart(self.inner.settings.budget);
         self.inner
@@ -456,12 +461,7 @@ impl Jobs {
 
     /// Saves new summaries and renews the lease every `checkpoint_every`;
     /// stops the run when the job is no longer this replica's to run.
-    async fn flush_loop(
-        self,
-        id: Uuid,
-        handle: Arc<Handle>,
-        pending: Arc<Mutex<Vec<(u64, Vec<u8>)>>>,
-    ) {
+    async fn flush_loop(self, id: Uuid, handle: Arc<Handle>, pending: Pending) {
         let mut tick = tokio::time::interval(self.inner.settings.checkpoint_every);
         tick.tick().await;
         loop {
@@ -476,7 +476,7 @@ impl Jobs {
 
     /// Saves the pending summaries and the progress, and renews the lease;
     /// false if the job is no longer running under this replica.
-    async fn flush(&self, id: Uuid, handle: &Handle, pending: &Mutex<Vec<(u64, Vec<u8>)>>) -> bool {
+    async fn flush(&self, id: Uuid, handle: &Handle, pending: &Mutex<Vec<Checkpoint>>) -> bool {
         let batch = std::mem::take(&mut *lock(pending));
         let (replica, lease, done) = (
             self.inner.replica.clone(),
