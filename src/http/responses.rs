@@ -436,6 +436,10 @@ pub struct JobResponse {
     /// When it finished, once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
+    /// The replica running it, while it runs (host, process id and a tag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "gradest-7d9f-0-1234-5f2c9a1b")]
+    pub replica: Option<String>,
     /// The result, once the job has succeeded (a partial summary for a job with `chunks`).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<EstimateOrPartial>)]
@@ -469,6 +473,10 @@ impl JobResponse {
             },
             created_at: rfc3339(r.created),
             finished_at: r.finished.map(rfc3339),
+            replica: r
+                .lease_owner
+                .clone()
+                .filter(|_| r.status == Status::Running),
             result: text(&r.result),
             error: text(&r.error),
         }

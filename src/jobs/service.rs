@@ -167,7 +167,9 @@ impl Jobs {
         codec: Arc<dyn Codec>,
         settings: Settings,
     ) -> Jobs {
-        let replica = format!("{}-{}", hostname(), Uuid::new_v4().simple());
+        // The process id in the name tells an operator (and a test) which process it is.
+        let tag = Uuid::new_v4().simple().to_string();
+        let replica = format!("{}-{}-{}", hostname(), std::process::id(), &tag[..8]);
         let jobs = Jobs {
             inner: Arc::new(Inner {
                 store,
