@@ -180,7 +180,7 @@ fn chunk_range(job: &Job, range: ChunkRange, seeded: bool) -> Result<(usize, usi
     if !seeded {
         return Err(ApiError::field(
             "/seed",
-            "a partial run (with `chunks`) needs a `seed`: every partial of a job must draw from \
+            "a partial run (with 'chunks') needs a 'seed': every partial of a job must draw from \
              the same streams, so send the same seed with each",
         ));
     }
@@ -188,7 +188,7 @@ fn chunk_range(job: &Job, range: ChunkRange, seeded: bool) -> Result<(usize, usi
         return Err(ApiError::field(
             "/chunks",
             "the exact estimator enumerates the outcomes; it has no chunks to run apart (send \
-             the request without `chunks`)",
+             the request without 'chunks')",
         ));
     };
     if range.count == 0 {
@@ -933,7 +933,7 @@ impl Validate for MergeRequest {
     }
 }
 
-/// Partial `i` is of this version, of the first partial's job and chunk count.
+/// Partial 'i' is of this version, of the first partial's job and chunk count.
 fn same_job(i: usize, p: &PartialResponse, job: &Value, total: u64) -> Result<(), ApiError> {
     if p.version != partials::VERSION {
         return Err(ApiError::field(
@@ -948,7 +948,7 @@ fn same_job(i: usize, p: &PartialResponse, job: &Value, total: u64) -> Result<()
     if p.job.chunks.is_some() {
         return Err(ApiError::field(
             format!("/partials/{i}/job/chunks"),
-            "a partial's job has no `chunks` (pass the partial on unchanged)",
+            "a partial's job has no 'chunks' (pass the partial on unchanged)",
         ));
     }
     let this = serde_json::to_value(&p.job).unwrap_or_default();
@@ -957,7 +957,7 @@ fn same_job(i: usize, p: &PartialResponse, job: &Value, total: u64) -> Result<()
         return Err(ApiError::field(
             format!("/partials/{i}/job"),
             format!(
-                "partial {i} is of another job than partial 0 (its `{key}` differs); a merge takes the partials of one job"
+                "partial {i} is of another job than partial 0 (its '{key}' differs); a merge takes the partials of one job"
             ),
         ));
     }
@@ -1027,13 +1027,13 @@ fn missing(from: u64, to: u64, total: u64) -> ApiError {
     )
 }
 
-/// Partial `i`'s summaries, decoded, which must be its range's chunks.
+/// Partial 'i''s summaries, decoded, which must be its range's chunks.
 fn partial_summaries(i: usize, p: &PartialResponse) -> Result<Vec<ChunkSummary>, ApiError> {
     let at = format!("/partials/{i}/summaries");
     let summaries = partials::decode(&p.summaries).ok_or_else(|| {
         ApiError::field(
             at.clone(),
-            "not chunk summaries this service wrote (pass a partial's `summaries` on unchanged)",
+            "not chunk summaries this service wrote (pass a partial's 'summaries' on unchanged)",
         )
     })?;
     let expected = p.chunks.start..p.chunks.start.saturating_add(p.chunks.count);
@@ -1046,7 +1046,7 @@ fn partial_summaries(i: usize, p: &PartialResponse) -> Result<Vec<ChunkSummary>,
         return Err(ApiError::field(
             at,
             format!(
-                "these summaries are not chunks {}..{} as `chunks` says",
+                "these summaries are not chunks {}..{} as 'chunks' says",
                 expected.start, expected.end
             ),
         ));
@@ -1077,11 +1077,11 @@ pub fn submission(
     })
 }
 
-/// Most jobs on a page of `GET /v1/jobs`, and the default.
+/// Most jobs on a page of 'GET /v1/jobs', and the default.
 const MAX_PAGE: usize = 1000;
 const DEFAULT_PAGE: usize = 100;
 
-/// The query of `GET /v1/jobs`: `status`, `limit`, `after`.
+/// The query of 'GET /v1/jobs': 'status', 'limit', 'after'.
 pub fn list_query(
     params: &HashMap<String, String>,
     owner: Option<String>,
@@ -1093,7 +1093,7 @@ pub fn list_query(
     {
         return Err(bad(
             k,
-            format!("`{k}` is not a parameter of this listing; it takes status, limit and after"),
+            format!("'{k}' is not a parameter of this listing; it takes status, limit and after"),
         ));
     }
     let status = params
@@ -1122,7 +1122,7 @@ pub fn list_query(
         .map(|a| {
             a.split_once('.')
                 .and_then(|(t, id)| Some((t.parse().ok()?, uuid::Uuid::parse_str(id).ok()?)))
-                .ok_or_else(|| bad("after", format!("after = '{a}' is not a page marker: pass the `next` of the previous page unchanged")))
+                .ok_or_else(|| bad("after", format!("after = '{a}' is not a page marker: pass the 'next' of the previous page unchanged")))
         })
         .transpose()?;
     Ok(ListQuery {

@@ -91,7 +91,7 @@ async fn partials_that_do_not_belong_together_are_refused() {
     mixed[2] = foreign[2].clone();
     let p = refused(&app, &merge(mixed), "/v1/merge").await;
     assert_eq!(p["pointer"], "/partials/2/job", "{p}");
-    assert!(p["detail"].as_str().unwrap().contains("`seed`"), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("'seed'"), "{p}");
     // Tampered summaries; another version; none at all.
     let mut tampered = parts.clone();
     tampered[0]["summaries"] = json!("AAAA");
