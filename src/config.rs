@@ -184,6 +184,11 @@ pub struct Limits {
     /// Largest accepted request body, in bytes (413 above it).
     #[arg(long, env = "GRADEST_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
+    /// Largest `POST /v1/merge` body, in bytes: the partials of a job carry
+    /// every chunk's summary (a job's summaries are at most 64 MiB, about 90 MB
+    /// as base64 text).
+    #[arg(long, env = "GRADEST_MAX_MERGE_BODY_BYTES", default_value_t = 128 << 20)]
+    pub max_merge_body_bytes: usize,
     /// Most samples N per run.
     #[arg(long, env = "GRADEST_MAX_SAMPLES", default_value_t = 1_000_000_000)]
     pub max_samples: u64,
@@ -237,6 +242,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_body_bytes: 1 << 20,
+            max_merge_body_bytes: 128 << 20,
             max_samples: 1_000_000_000,
             max_dimension: 10_000,
             max_categories: 10_000,
@@ -256,6 +262,15 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The body limit of a route: the merge's, or every other's.
+    pub fn body_limit(&self, path: &str) -> usize {
+        if path == "/v1/merge" {
+            self.max_merge_body_bytes
+        } else {
+            self.max_body_bytes
+        }
+    }
+
     pub fn time_budget(&self) -> Duration {
         Duration::from_secs_f64(self.time_budget_secs)
     }

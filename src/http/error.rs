@@ -238,7 +238,7 @@ impl ApiError {
                 None,
             ),
             ApiError::InvalidQuery { parameter, detail } => (
-                format!("query parameter `{parameter}`: {detail}"),
+                format!("query parameter '{parameter}': {detail}"),
                 None,
                 None,
             ),

@@ -46,11 +46,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         check_content_type(&request)?;
+        let limit = state.limits().body_limit(request.uri().path());
         let bytes = Bytes::from_request(request, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::BodyTooLarge {
-                    limit: state.limits().max_body_bytes,
-                }
+                ApiError::BodyTooLarge { limit }
             } else {
                 ApiError::MalformedJson {
                     pointer: None,

@@ -71,7 +71,10 @@ pub fn app(state: AppState) -> Router {
             get(jobs::jobs_get).delete(jobs::jobs_delete),
         )
         .route("/v1/compare", post(compare::compare_create))
-        .route("/v1/merge", post(merge::merge_create))
+        .route(
+            "/v1/merge",
+            post(merge::merge_create).layer(DefaultBodyLimit::max(limits.max_merge_body_bytes)),
+        )
         .route("/v1/catalog", get(catalog_route::catalog_get))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

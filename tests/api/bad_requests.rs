@@ -1189,7 +1189,10 @@ fn table() -> Vec<Bad> {
             name: "merge of something that is not a partial",
             method: POST,
             path: "/v1/merge",
-            body: Raw("{\"partials\": [{\"kind\": \"estimate\"}]}", Some("application/json")),
+            body: Raw(
+                "{\"partials\": [{\"kind\": \"estimate\"}]}",
+                Some("application/json"),
+            ),
             status: 422,
             pointer: Some("/partials/0/kind"),
         },
