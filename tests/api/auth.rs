@@ -267,3 +267,64 @@ fn help_does_not_show_the_tokens() {
     assert!(help.contains("GRADEST_API_TOKENS"), "{help}");
     assert!(!help.contains(TOKEN), "{help}");
 }
+
+#[tokio::test]
+async fn a_job_is_visible_only_to_the_token_that_submitted_it() {
+    let app = spawn_app_with_tokens(&[TOKEN, OTHER]).await;
+    let bearer = |t: &str| format!("Bearer {t}");
+    let call = |method: Method, path: String, token: &str| {
+        let request = app.client.request(method.clone(), app.url(&path));
+        let request = if method == Method::POST {
+            request.json(&estimate_job())
+        } else {
+            request
+        };
+        request.header("authorization", bearer(token)).send()
+    };
+    let created = call(Method::POST, "/v1/jobs".into(), TOKEN).await.unwrap();
+    assert_eq!(created.status(), 202);
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let job = format!("/v1/jobs/{id}");
+    assert_eq!(
+        call(Method::GET, job.clone(), TOKEN)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Another token: the job does not exist for it, in the listing either.
+    assert_eq!(
+        call(Method::GET, job.clone(), OTHER)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        call(Method::DELETE, job.clone(), OTHER)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let listed = |token: &'static str| {
+        let r = call(Method::GET, "/v1/jobs".into(), token);
+        async move {
+            r.await.unwrap().json::<Value>().await.unwrap()["jobs"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(listed(OTHER).await, 0);
+    assert_eq!(listed(TOKEN).await, 1);
+    // The owner can still cancel or remove it.
+    let status = call(Method::DELETE, job.clone(), TOKEN)
+        .await
+        .unwrap()
+        .status();
+    assert!([200, 204].contains(&status.as_u16()), "{status}");
+}
