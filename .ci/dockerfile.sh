@@ -15,7 +15,8 @@ echo "hadolint: Dockerfile clean"
 
 bin="${1:-target/release/gradest}"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-env -i GRADEST_ADDR="127.0.0.1:$port" GRADEST_LOG_FORMAT=json "$bin" > /tmp/gradest-dockerfile-check.log 2>&1 &
+data=$(mktemp -d)
+env -i GRADEST_ADDR="127.0.0.1:$port" GRADEST_LOG_FORMAT=json GRADEST_DATA_DIR="$data" "$bin" > /tmp/gradest-dockerfile-check.log 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do

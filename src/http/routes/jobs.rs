@@ -114,10 +114,7 @@ pub async fn jobs_get(
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobResponse>, ApiError> {
-    let id = job_id(id, &uri)?;
-    let Some(uuid) = parse_id(&id) else {
-        return Err(not_found(&id));
-    };
+    let (id, uuid) = job_id(id, &uri)?;
     let view = state.jobs().get(uuid, principal.0).await?;
     Ok(Json(JobResponse::new(
         &view.ok_or_else(|| not_found(&id))?,
@@ -145,10 +142,7 @@ pub async fn jobs_delete(
     uri: Uri,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id = job_id(id, &uri)?;
-    let Some(uuid) = parse_id(&id) else {
-        return Err(not_found(&id));
-    };
+    let (id, uuid) = job_id(id, &uri)?;
     match state.jobs().delete(uuid, principal.0).await? {
         Some(Removal::Cancelled(view)) => Ok(Json(JobResponse::new(&view, true)).into_response()),
         Some(Removal::Removed) => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -156,19 +150,20 @@ pub async fn jobs_delete(
     }
 }
 
-/// The id from the path. One that cannot be read as text (percent-encoded
-/// bytes that are not UTF-8) names no job either: 404, like any unknown id.
-fn job_id(id: Result<Path<String>, PathRejection>, uri: &Uri) -> Result<String, ApiError> {
-    id.map(|Path(id)| id).map_err(|_| {
-        ApiError::NotFound(format!(
+/// The id from the path, as sent and as a UUID. One that is not a UUID, or
+/// cannot be read as text (percent-encoded bytes that are not UTF-8), names no
+/// job: 404, like any unknown id.
+fn job_id(id: Result<Path<String>, PathRejection>, uri: &Uri) -> Result<(String, Uuid), ApiError> {
+    let Ok(Path(id)) = id else {
+        return Err(ApiError::NotFound(format!(
             "there is no job at {} (a job's id is a UUID)",
             uri.path()
-        ))
-    })
-}
-
-fn parse_id(id: &str) -> Option<Uuid> {
-    Uuid::parse_str(id).ok()
+        )));
+    };
+    match Uuid::parse_str(&id) {
+        Ok(uuid) => Ok((id, uuid)),
+        Err(_) => Err(not_found(&id)),
+    }
 }
 
 fn not_found(id: &str) -> ApiError {
