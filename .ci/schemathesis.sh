@@ -46,6 +46,7 @@ trap "exit 130" INT TERM
 
 # ── the service, on a free loopback port, with limits that keep jobs cheap ──
 GRADEST_ADDR=127.0.0.1:0 \
+GRADEST_DATA_DIR="$(mktemp -d)" \
 GRADEST_LOG=warn,gradest=info \
 GRADEST_LOG_FORMAT=json \
 GRADEST_MAX_SAMPLES=2000 \
