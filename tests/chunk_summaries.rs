@@ -253,10 +253,10 @@ fn every_chunk_passes_the_gate_and_the_bits_do_not_change() {
         (1..=2).contains(&entered),
         "each thread entered once: {entered}"
     );
-    assert_eq!(
-        entered + pauses,
-        e.diagnostics.chunks,
-        "a pause before every chunk but a thread's first"
+    assert!(
+        pauses >= e.diagnostics.chunks,
+        "a pause before every batch: {pauses} for {} chunks",
+        e.diagnostics.chunks
     );
     assert_eq!(
         gate.inside.load(Ordering::SeqCst),

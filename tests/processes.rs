@@ -280,6 +280,13 @@ async fn small_requests_stay_fast_while_background_jobs_fill_the_cores() {
     for seed in 0..2 * cores as u64 {
         let mut big = long_job(seed);
         big["samples"] = json!(1_000_000_000u64);
+        if seed % 2 == 1 {
+            // d = 100: few, long chunks (the summaries' memory bound caps their
+            // number), yet a request waits for one batch only.
+            big["distribution"] =
+                json!({"family": "normal", "loc": vec![0.5; 100], "scale": vec![1.0; 100]});
+            big["objective"] = json!("sum(cos(x))");
+        }
         jobs.push(service.submit(&big).await);
     }
     for job in &jobs {

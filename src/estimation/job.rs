@@ -20,6 +20,31 @@ pub struct Controls<'a> {
     pub progress: &'a AtomicU64,
 }
 
+/// Shares the cores between runs: each of a run's threads enters the gate
+/// before its first chunk, pauses at it before every batch, and leaves it
+/// after its last chunk, so a scheduler can hold a background job's threads
+/// (a batch is a fraction of a millisecond's work) while a small request's
+/// run, and let background jobs take turns. A thread that pauses keeps its
+/// chunk's state: scheduling never changes a result.
+pub trait ChunkGate: Sync {
+    /// Blocks until this thread may run chunks.
+    fn enter(&self);
+    /// Before a batch: gives the thread's turn to whoever should go first
+    /// (and blocks until it is this thread's again), or returns at once.
+    fn pause(&self) {}
+    /// This thread runs no more chunks.
+    fn leave(&self);
+}
+
+/// No scheduling: every chunk starts at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ungated;
+
+impl ChunkGate for Ungated {
+    fn enter(&self) {}
+    fn leave(&self) {}
+}
+
 /// What to do when f or a gradient term is NaN or infinite for a sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NonFinitePolicy {

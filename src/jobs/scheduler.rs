@@ -1,19 +1,19 @@
 //! The chunk scheduler: `slots` threads run chunks at once, across every run
 //! in the service. A run's thread enters before its first chunk, pauses
-//! between chunks and leaves after its last ([`ChunkGate`]); at a pause it
-//! hands its slot to whoever should go first. So an interactive request
-//! (`/v1/estimate`, `/v1/compare`) waits for at most one chunk of a background
-//! job per slot (a few milliseconds), never for the job, and background jobs
-//! take turns chunk by chunk: a long job keeps its share however many short
-//! ones come and go.
+//! before every batch and leaves after its last chunk ([`ChunkGate`]); at a
+//! pause it hands its slot to whoever should go first. So an interactive
+//! request (`/v1/estimate`, `/v1/compare`) waits for at most one batch of a
+//! background job per slot (a fraction of a millisecond), never for the job,
+//! and background jobs take turns batch by batch: a long job keeps its share
+//! however many short ones come and go.
 //!
 //! Order: interactive before background; within a class, first come first
 //! served, where a thread that pauses goes to the back of its class (round
 //! robin). Interactive threads pause only for other interactive ones.
 //!
-//! A `Mutex` and one `Condvar` are enough: a grant is a few operations on a
-//! small queue, taken once per chunk (a chunk is at least some thousands of
-//! samples' work, or a small request's whole run).
+//! A `Mutex` and one `Condvar` are enough: a pause is a lock and a look at the
+//! queue's head (a hand-over a few operations more), once per batch of some
+//! hundred thousand numbers' work.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};

@@ -171,3 +171,106 @@ async fn a_small_request_is_answered_while_a_large_job_runs() {
     );
     app.delete(&location).await;
 }
+
+#[tokio::test]
+async fn jobs_are_listed_newest_first_a_page_at_a_time_and_by_status() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for seed in 0..5 {
+        let mut body = normal_job();
+        body["seed"] = json!(seed);
+        let (location, _) = submit(&app, &body).await;
+        poll_until(&app, &location, |j| j["status"] == "succeeded").await;
+        ids.push(location.trim_start_matches("/v1/jobs/").to_string());
+        // Distinct creation times, so "newest first" has one answer.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let (running, _) = submit(&app, &endless_job()).await;
+    poll_until(&app, &running, |j| j["status"] == "running").await;
+    let page = |query: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/v1/jobs?{query}"))
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let first = page("status=succeeded&limit=2".into()).await;
+    let listed: Vec<&str> = first["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [ids[4].as_str(), ids[3].as_str()], "{first}");
+    assert!(
+        first["jobs"][0].get("result").is_none(),
+        "a listing carries no results"
+    );
+    let next = first["next"].as_str().expect("another page");
+    let rest = page(format!("status=succeeded&limit=10&after={next}")).await;
+    let listed: Vec<&str> = rest["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()],
+        "{rest}"
+    );
+    assert!(rest.get("next").is_none(), "the last page: {rest}");
+    let all = page(String::new()).await;
+    assert_eq!(all["jobs"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        all["jobs"][0]["status"], "running",
+        "the newest first: {all}"
+    );
+    assert_eq!(
+        page("status=running".into()).await["jobs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.delete(&running).await;
+}
+
+#[tokio::test]
+async fn a_long_job_keeps_progressing_while_many_short_ones_come_and_go() {
+    let app = spawn_app_with(|c| {
+        c.limits.concurrency = 1;
+        c.limits.job_concurrency = 2;
+    })
+    .await;
+    let (long, _) = submit(&app, &endless_job()).await;
+    poll_until(&app, &long, |j| {
+        j["progress"]["samples_done"].as_u64() > Some(0)
+    })
+    .await;
+    let done_at = |j: &Value| j["progress"]["samples_done"].as_u64().unwrap();
+    let mut last = done_at(&app.get(&long).await.json().await.unwrap());
+    let mut advanced = 0;
+    for round in 0..5 {
+        let mut shorts = Vec::new();
+        for k in 0..10 {
+            let mut body = normal_job();
+            body["samples"] = json!(200_000);
+            body["seed"] = json!(100 * round + k);
+            shorts.push(submit(&app, &body).await.0);
+        }
+        for s in &shorts {
+            poll_until(&app, s, |j| j["status"] == "succeeded").await;
+        }
+        let now = done_at(&app.get(&long).await.json().await.unwrap());
+        advanced += usize::from(now > last);
+        last = now;
+    }
+    // Each round of ten short jobs ran beside it: the long job took its turns
+    // (its chunks alternate with theirs) in every round.
+    assert_eq!(advanced, 5, "the long job progressed in every round");
+    app.delete(&long).await;
+}

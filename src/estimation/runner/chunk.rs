@@ -12,7 +12,7 @@ use super::plan::Plan;
 use crate::estimation::distributions::grad_len;
 use crate::estimation::error::RunError;
 use crate::estimation::estimators::{Batch, Sampler};
-use crate::estimation::job::{Controls, Job, NonFinitePolicy};
+use crate::estimation::job::{ChunkGate, Controls, Job, NonFinitePolicy};
 use crate::estimation::objective::Workspace;
 use crate::estimation::rng::chunk_rng;
 use crate::estimation::sampling::Noise;
@@ -136,7 +136,7 @@ pub(super) fn run_chunk(
     sampler: &dyn Sampler,
     plan: &Plan,
     c: usize,
-    controls: &Controls<'_>,
+    watch: Watch<'_>,
     scratch: &mut Scratch,
     out: &mut Summaries,
 ) -> bool {
@@ -148,10 +148,18 @@ pub(super) fn run_chunk(
         terms: &mut out.terms[i * p..],
         x: &mut out.x[i * d..],
     };
-    let result = chunk(job, sampler, plan, c, controls, scratch, sums);
+    let result = chunk(job, sampler, plan, c, watch, scratch, sums);
     let ok = result.is_ok();
     out.ran.push((c, result));
     ok
+}
+
+/// What a chunk answers to besides its job: the caller's controls, and the
+/// scheduler's gate, paused at before each batch.
+#[derive(Clone, Copy)]
+pub(super) struct Watch<'a> {
+    pub controls: &'a Controls<'a>,
+    pub gate: &'a dyn ChunkGate,
 }
 
 /// Where a chunk's per-component moments go (zero on entry).
@@ -166,10 +174,11 @@ fn chunk(
     sampler: &dyn Sampler,
     plan: &Plan,
     c: usize,
-    controls: &Controls<'_>,
+    watch: Watch<'_>,
     scratch: &mut Scratch,
     sums: Sums<'_>,
 ) -> Result<Totals, RunError> {
+    let controls = watch.controls;
     let dist = job.distribution.as_ref();
     let (d, p) = (dist.dim(), grad_len(dist));
     let counts_underflow = dist.log_space().is_some() && job.objective.reads_x();
@@ -186,6 +195,7 @@ fn chunk(
     let mut out = Totals::default();
     let mut xs = XStats::new(d);
     for b in plan.batches(plan.chunk_len(c)) {
+        watch.gate.pause();
         check_controls(controls, job.samples, unclocked, plan.batch as u64)?;
         *unclocked = unclocked.saturating_add(b as u64);
         let info = sampler.step(&job.objective, &mut rng, ws, batch, b);

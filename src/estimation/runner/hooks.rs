@@ -4,30 +4,7 @@
 //! completes (to checkpoint it).
 
 use super::summary::ChunkSummary;
-
-/// Shares the cores between runs at chunk granularity: each of a run's
-/// threads enters the gate before its first chunk, pauses at it between
-/// chunks, and leaves it after its last, so a scheduler can hold a background
-/// job's threads between chunks while a small request's run, and let
-/// background jobs take turns.
-pub trait ChunkGate: Sync {
-    /// Blocks until this thread may run chunks.
-    fn enter(&self);
-    /// Between two chunks: gives the thread's turn to whoever should go first
-    /// (and blocks until it is this thread's again), or returns at once.
-    fn pause(&self) {}
-    /// This thread runs no more chunks.
-    fn leave(&self);
-}
-
-/// No scheduling: every chunk starts at once.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ungated;
-
-impl ChunkGate for Ungated {
-    fn enter(&self) {}
-    fn leave(&self) {}
-}
+use crate::estimation::job::{ChunkGate, Ungated};
 
 /// Leaves the gate when the thread is done, even if it unwinds.
 pub(super) struct Entered<'a>(&'a dyn ChunkGate);

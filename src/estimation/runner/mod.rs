@@ -33,10 +33,11 @@ mod warnings;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
+pub use crate::estimation::job::{ChunkGate, Ungated};
 pub use crate::estimation::rng::chunk_rng;
-use chunk::{ChunkOut, Scratch, Summaries, run_chunk};
+use chunk::{ChunkOut, Scratch, Summaries, Watch, run_chunk};
 use hooks::Entered;
-pub use hooks::{ChunkGate, Hooks, Ungated};
+pub use hooks::Hooks;
 use merge::Merged;
 pub use plan::{Plan, default_threads};
 pub use summary::{ChunkSummary, Malformed};
@@ -377,7 +378,7 @@ fn layout(dist: &dyn Distribution) -> Vec<ParamLayout> {
 
 /// Runs the chunks `todo` on up to `hooks.threads` scoped threads of the
 /// job's own, each taking the next one from a shared counter, inside the gate
-/// (pausing at it between chunks). A job's threads are its own (not a shared pool's); the gate
+/// (pausing at it before each batch). A job's threads are its own (not a shared pool's); the gate
 /// (the service's scheduler) decides which runs' chunks go next.
 /// Returns each thread's summaries (placed by chunk index afterwards, so the
 /// thread count changes nothing).
@@ -402,11 +403,12 @@ fn run_chunks(
             let Some(&c) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 break;
             };
-            if scratch.is_some() {
-                hooks.gate.pause();
-            }
             let scratch = scratch.get_or_insert_with(|| Scratch::new(job, plan, sampler.aux_len()));
-            let ok = run_chunk(job, sampler, plan, c, controls, scratch, &mut done);
+            let watch = Watch {
+                controls,
+                gate: hooks.gate,
+            };
+            let ok = run_chunk(job, sampler, plan, c, watch, scratch, &mut done);
             if !ok {
                 stop.store(true, Ordering::Relaxed);
             } else if let Some(sink) = hooks.on_chunk {
