@@ -96,7 +96,7 @@ fn encode(summaries: &[ChunkSummary]) -> String {
     STANDARD.encode(bytes)
 }
 
-/// [`encode`]'s inverse; `None` for text this service did not write.
+/// The inverse of `encode`; `None` for text this service did not write.
 pub fn decode(text: &str) -> Option<Vec<ChunkSummary>> {
     let bytes = STANDARD.decode(text).ok()?;
     let mut out = Vec::new();

@@ -110,7 +110,7 @@ pub enum Failure {
 
 /// Runs estimation work on the blocking pool: interactive runs and background
 /// jobs on lanes of their own (so neither waits for the other's to start), and
-/// every chunk of either through one [`Scheduler`] of `capacity` slots, where
+/// every chunk of either through one scheduler of `capacity` slots, where
 /// interactive chunks go first.
 #[derive(Debug, Clone)]
 pub struct Runner {
