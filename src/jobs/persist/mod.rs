@@ -307,7 +307,8 @@ pub fn open(
                 dir.display()
             ))
         })?;
-        return Ok(Arc::new(SqliteStore::open(&dir.join(SQLITE_FILE))?));
+        let (file, lock) = (dir.join(SQLITE_FILE), dir.join("gradest.lock"));
+        return Ok(Arc::new(SqliteStore::open_exclusive(&file, &lock)?));
     }
     Ok(Arc::new(MemoryStore::new()))
 }

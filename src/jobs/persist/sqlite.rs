@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS job_chunks (
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// Held for the store's life when opened for a service: one process per
+    /// data directory (the OS releases it when the process dies, kill -9 too).
+    _owner: Option<std::fs::File>,
 }
 
 fn db_err(e: rusqlite::Error) -> StoreError {
@@ -101,7 +104,33 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path: path.to_owned(),
+            _owner: None,
         })
+    }
+
+    /// Opens the file for a service, first taking an exclusive lock on
+    /// `lock` beside it: a second process on the same data directory would
+    /// take the first one's running jobs for its own after a restart, so it is
+    /// refused with a message saying so.
+    pub fn open_exclusive(path: &Path, lock: &Path) -> Result<SqliteStore, StoreError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", lock.display())))?;
+        if file.try_lock().is_err() {
+            return Err(StoreError::Unavailable(format!(
+                "another gradest process uses the data directory of {} (its lock {} is held); \
+                 give each process a GRADEST_DATA_DIR of its own, or share jobs between \
+                 replicas with GRADEST_DATABASE_URL",
+                path.display(),
+                lock.display()
+            )));
+        }
+        let mut store = SqliteStore::open(path)?;
+        store._owner = Some(file);
+        Ok(store)
     }
 
     /// The file.

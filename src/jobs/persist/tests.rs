@@ -909,3 +909,23 @@ fn postgres_refuses_a_newer_schema() {
         Ok(_) => panic!("a newer schema was accepted"),
     }
 }
+
+#[test]
+fn one_process_at_a_time_on_a_data_directory() {
+    let dir = TempDir::new();
+    let data = dir.0.join("data");
+    let first = open(Some(&data), None).unwrap();
+    let second = open(Some(&data), None);
+    match second {
+        Err(StoreError::Unavailable(why)) => {
+            assert!(why.contains("GRADEST_DATA_DIR"), "{why}");
+        }
+        other => panic!(
+            "a second store on the same directory opened: {:?}",
+            other.map(|s| s.describe())
+        ),
+    }
+    drop(first);
+    // The control: once the first lets go, the directory opens again.
+    assert!(open(Some(&data), None).is_ok());
+}
