@@ -40,10 +40,11 @@ pub struct EstimateRequest {
     /// N, the number of samples drawn (at least 2; at most the configured limit).
     #[schema(minimum = 2, example = 100000)]
     pub samples: u64,
-    /// Seed of the sample generator, an integer in [0, 2⁶⁴ − 1] (parse it as a
-    /// u64: it may exceed 2⁵³). When omitted a random seed is drawn; the seed
-    /// used is always returned, and sending it back reproduces the result bit
-    /// for bit.
+    /// Seed of the sample generator, an integer in [0, 2⁶⁴ − 1]. When omitted
+    /// a random seed below 2⁵³ is drawn (exact in every JSON client, doubles
+    /// included); the seed used is always returned, and sending it back
+    /// reproduces the result bit for bit. A seed above 2⁵³ needs a client that
+    /// reads and writes integers exactly (JavaScript's numbers round it).
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 42)]

@@ -49,6 +49,12 @@ impl DistributionSpec {
     }
 }
 
+/// A seed for a request that sent none: below 2⁵³, so that a client whose
+/// numbers are doubles (JavaScript) reads it exactly and can send it back.
+fn drawn_seed() -> u64 {
+    rand::random::<u64>() >> 11
+}
+
 /// The parts of a request shared by an estimate and a compare, validated.
 struct Common {
     family: &'static FamilyInfo,
@@ -95,7 +101,7 @@ impl Common {
             input,
             objective,
             samples,
-            seed: seed.unwrap_or_else(rand::random),
+            seed: seed.unwrap_or_else(drawn_seed),
             on_non_finite: match on_non_finite {
                 None | Some(NonFiniteSpec::Error) => NonFinitePolicy::Error,
                 Some(NonFiniteSpec::Skip) => NonFinitePolicy::Skip,

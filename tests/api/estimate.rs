@@ -391,6 +391,16 @@ async fn the_same_seed_gives_the_same_result_and_a_missing_seed_is_returned() {
         c["gradient"], d["gradient"],
         "sending the returned seed back reproduces the result"
     );
+    // Drawn seeds stay below 2⁵³, exact for clients whose numbers are doubles:
+    // read as f64 and sent back, each reproduces its result.
+    body.as_object_mut().unwrap().remove("seed");
+    for _ in 0..20 {
+        let e = app.post_ok("/v1/estimate", &body).await;
+        let seed = e["diagnostics"]["seed"].as_u64().unwrap();
+        assert!(seed < 1 << 53, "a drawn seed {seed} is not below 2^53");
+        let as_double = seed as f64;
+        assert_eq!(as_double as u64, seed);
+    }
 }
 
 #[tokio::test]
