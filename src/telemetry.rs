@@ -5,7 +5,9 @@
 //! - `gradest_http_request_duration_seconds{method, route}`: latency histogram;
 //! - `gradest_jobs{state}`: background jobs by state, at scrape time;
 //! - `gradest_samples_drawn_total`: samples drawn by every run;
-//! - `gradest_estimations_in_flight`: runs executing (at most the concurrency).
+//! - `gradest_estimations_in_flight`: runs executing;
+//! - `gradest_chunk_waiters{class}`: threads waiting for a chunk slot
+//!   (interactive, background), at scrape time.
 
 use std::sync::OnceLock;
 
@@ -19,7 +21,11 @@ use crate::config::LogFormat;
 pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
     let filter =
         EnvFilter::try_new(filter).map_err(|e| format!("bad log filter '{filter}': {e}"))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only on a terminal: a file or a log collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let result = match format {
         LogFormat::Json => builder
             .json()

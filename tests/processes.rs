@@ -397,3 +397,22 @@ async fn replicas_on_one_postgres_share_jobs_and_take_over_a_dead_ones() {
     let (_, whole) = survivor.post("/v1/estimate", &long_job(21)).await;
     assert_eq!(figures(&end["result"]), figures(&whole));
 }
+
+#[tokio::test]
+async fn text_logs_to_a_pipe_carry_no_colour_codes() {
+    let _one = SERIAL.lock().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gradest"))
+        .env_clear()
+        .env("GRADEST_ADDR", "127.0.0.1:0")
+        .env("GRADEST_LOG_FORMAT", "text")
+        .env("GRADEST_DATA_DIR", "")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.contains("gradest listening"), "{first}");
+    assert!(!first.contains('\u{1b}'), "an escape code in {first:?}");
+}
