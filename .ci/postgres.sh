@@ -50,16 +50,25 @@ if [ ! -f "$data/PG_VERSION" ]; then
     as_pg "'$bin/initdb' -D '$data' -U postgres -A trust -E UTF8 --no-sync" >&2
 fi
 
-if as_pg "'$bin/pg_ctl' -D '$data' status" >/dev/null 2>&1; then
+running() { as_pg "'$bin/pg_ctl' -D '$data' status" >/dev/null 2>&1; }
+if running && [ ! -f "$base/port" ]; then
+    as_pg "'$bin/pg_ctl' -D '$data' -m fast -w stop" </dev/null >&2 3>&-
+fi
+if running; then
     port="$(cat "$base/port")"
 else
+    # a server that died leaves its pid file behind; pg_ctl copes, but say so
+    if [ -f "$data/postmaster.pid" ]; then
+        echo "postgres.sh: removing the stale $data/postmaster.pid" >&2
+        rm -f "$data/postmaster.pid"
+    fi
     port=5433
     while port_in_use "$port"; do port=$((port + 1)); done
     echo "$port" >"$base/port"
     as_pg "'$bin/pg_ctl' -D '$data' -l '$base/server.log' -w -t 30 \
         -o \"-p $port -k '$base' -c listen_addresses=127.0.0.1 -c fsync=off \
               -c synchronous_commit=off -c full_page_writes=off -c max_connections=200\" \
-        start" >&2
+        start" </dev/null >&2 3>&-   # the server must not hold fd 3: "$(...)" would wait for it
 fi
 
 psql=("$bin/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)

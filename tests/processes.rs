@@ -25,6 +25,38 @@ struct Service {
     client: Client,
 }
 
+/// How long a process may take to say that it listens.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Reads the child's JSON log lines on a thread until "gradest listening",
+/// within [`START_DEADLINE`]; the thread keeps draining stdout afterwards so
+/// the process never blocks on a full pipe.
+fn listening_addr(child: &mut Child) -> Result<String, String> {
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            if entry["message"] == "gradest listening"
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(entry["addr"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(START_DEADLINE) {
+        Ok(addr) if !addr.is_empty() => Ok(addr),
+        Ok(_) => Err("its listening line has no address".into()),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(format!("no listening line within {START_DEADLINE:?}"))
+        }
+        Err(_) => Err("it exited before listening".into()),
+    }
+}
+
 impl Service {
     /// Starts the binary with these settings on a free port, and waits until it listens.
     fn start(env: &[(&str, &str)]) -> Service {
@@ -39,21 +71,14 @@ impl Service {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("the gradest binary starts");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("gradest logs that it listens")
-                .expect("a log line");
-            let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if entry["message"] == "gradest listening" {
-                break entry["addr"].as_str().expect("an address").to_string();
+        let addr = match listening_addr(&mut child) {
+            Ok(addr) => addr,
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("gradest did not start: {why}");
             }
         };
-        // Keep reading, so the process never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
         Service {
             child,
             base: format!("http://{addr}"),
