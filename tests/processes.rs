@@ -37,6 +37,8 @@ fn listening_addr(child: &mut Child) -> Result<String, String> {
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // The test's own output, shown when it fails.
+            eprintln!("gradest: {line}");
             let Ok(entry) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -96,7 +98,7 @@ impl Service {
             .json(body)
             .send()
             .await
-            .expect("POST");
+            .unwrap_or_else(|e| panic!("POST {path}: {e}; {}", self.state()));
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -106,7 +108,7 @@ impl Service {
             .get(format!("{}{path}", self.base))
             .send()
             .await
-            .expect("GET");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}; {}", self.state()));
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
     }
 
@@ -132,6 +134,31 @@ impl Service {
             }
             assert!(Instant::now() < until, "{job} never got there: {body}");
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Whether the process still runs, and how it ended if not (read from
+    /// /proc without reaping it), for a failed request's message.
+    fn state(&self) -> String {
+        let pid = self.child.id();
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return format!("process {pid} is gone");
+        };
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |r| r.1)
+            .split_whitespace()
+            .collect();
+        match (
+            fields.first(),
+            fields.last().and_then(|c| c.parse::<i32>().ok()),
+        ) {
+            (Some(&"Z"), Some(code)) => format!(
+                "process {pid} has ended: exit status {}, signal {}",
+                (code >> 8) & 0xff,
+                code & 0x7f
+            ),
+            (state, _) => format!("process {pid} is in state {state:?}"),
         }
     }
 

@@ -13,6 +13,20 @@ pub enum RunError {
     Cancelled,
     #[error("the run did not finish within its time budget ({done} of {total} samples done)")]
     DeadlineExceeded { done: u64, total: u64 },
+    /// At the pace of its first `pilot_secs`, the run would end `projected_secs`
+    /// after it started, beyond the `budget_secs` it had: stopped early rather
+    /// than at the deadline (see [`super::runner`]'s pace check).
+    #[error(
+        "at the pace of its first {pilot_secs:.1} s ({done} of {total} samples), the run would \
+         take about {projected_secs:.0} s, beyond its time budget of {budget_secs:.0} s"
+    )]
+    BeyondBudget {
+        done: u64,
+        total: u64,
+        pilot_secs: f64,
+        projected_secs: f64,
+        budget_secs: f64,
+    },
     /// f, or a term of its gradient estimate, is NaN or ±∞ at the sample `x`
     /// (with [`NonFinitePolicy::Error`](super::NonFinitePolicy::Error)). `gradient_term` is the first
     /// non-finite term, if any (`None`: only f is not finite).

@@ -332,6 +332,23 @@ impl From<ObjectiveError> for ApiError {
 const NON_FINITE_SAMPLE_ADVICE: &str = "Make f finite on the whole support, or send \
      \"on_non_finite\": \"skip\" to drop such samples";
 
+/// A run refused for its projected time, in the request's words: how many
+/// samples would fit, and where a long run goes instead.
+fn beyond_budget(samples: u64, projected_secs: f64, budget_secs: f64) -> String {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let fits = (samples as f64 * budget_secs / projected_secs * 0.8) as u64;
+    format!(
+        "{samples} samples would take about {projected_secs:.0} s at the pace measured in the \
+         run's first seconds, beyond the {budget_secs:.0} s a request may take; send at most \
+         about {fits} samples, or submit the same body to POST /v1/jobs, which runs in the \
+         background with a budget of its own"
+    )
+}
+
 /// What a client can do when skipping left too few samples.
 const TOO_FEW_FINITE_ADVICE: &str = "make f finite on more of the support";
 
@@ -341,6 +358,15 @@ impl From<RunError> for ApiError {
         match e {
             RunError::Cancelled => ApiError::Cancelled,
             e @ RunError::DeadlineExceeded { .. } => ApiError::TimeBudget(e.to_string()),
+            RunError::BeyondBudget {
+                total,
+                projected_secs,
+                budget_secs,
+                ..
+            } => ApiError::field(
+                "/samples",
+                beyond_budget(total, projected_secs, budget_secs),
+            ),
             e @ RunError::NonFiniteSample { .. } => {
                 ApiError::NonFinite(format!("{e}. {NON_FINITE_SAMPLE_ADVICE}"))
             }

@@ -118,7 +118,10 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>, bytes: &[u8]) -
             Segment::Unknown => break,
         }
     }
-    let message = in_api_words(&strip_location(inner));
+    let message = variant_words(
+        &in_api_words(&strip_location(inner)),
+        segments.last().map_or("", String::as_str),
+    );
     // serde reports a missing or repeated field at the object that lacks it;
     // point at the field itself.
     let names_a_field = message.ends_with("is required") || message.ends_with("is given twice");
@@ -221,7 +224,7 @@ fn in_api_words(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = message.strip_prefix(prefix) {
             let (got, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
-            return format!("expected {}, got {}", kind(expected), quoted(got));
+            return format!("expected {}, got {}", kind(expected), unexpected(got));
         }
     }
     if let Some(rest) = message.strip_prefix("invalid length ") {
@@ -229,6 +232,34 @@ fn in_api_words(message: &str) -> String {
         return format!("expected {}, got {got} entries", kind(expected));
     }
     quoted(message)
+}
+
+/// serde's words for an option written with or without the value it takes
+/// (`"baseline": "constant"`, `"baseline": {"none": 1}`), in the API's.
+fn variant_words(message: &str, name: &str) -> String {
+    match message {
+        "expected newtype variant, got unit variant" => {
+            format!("\"{name}\" takes a value: write it as {{\"{name}\": value}}")
+        }
+        m if m.starts_with("expected unit, got ") => {
+            format!("\"{name}\" takes no value: write it as the string \"{name}\"")
+        }
+        m => m.to_string(),
+    }
+}
+
+/// serde's description of the value it got, as JSON: `integer \`3\`` and
+/// `floating point \`1.5\`` are "the number 3", strings keep their quotes.
+fn unexpected(got: &str) -> String {
+    for prefix in ["integer `", "floating point `"] {
+        if let Some(n) = got.strip_prefix(prefix) {
+            return format!("the number {}", n.trim_end_matches('`'));
+        }
+    }
+    match got.strip_prefix("string ") {
+        Some(s) => format!("the string {}", s.replace('`', "\"")),
+        None => got.replace('`', "\""),
+    }
 }
 
 /// A Rust type in serde's "expected …" as the JSON it stands for.

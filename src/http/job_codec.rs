@@ -4,6 +4,7 @@
 //! `GET /v1/jobs/{id}` with the same body.
 
 use crate::config::Limits;
+use crate::estimation::RunError;
 use crate::http::error::ApiError;
 use crate::http::requests::EstimateRequest;
 use crate::http::responses::EstimateOrPartial;
@@ -37,7 +38,18 @@ impl Codec for ApiCodec {
     }
 
     fn failure(&self, failure: &Failure) -> String {
-        serde_json::to_string(&ApiError::from(failure.clone()).problem()).unwrap_or_default()
+        let e = match failure {
+            // A job's budget is the service's to raise: say so, not "use a job".
+            Failure::Run(e @ RunError::BeyondBudget { .. }) => ApiError::field(
+                "/samples",
+                format!(
+                    "{e}; ask for fewer samples, fan the job out in ranges of its chunks \
+                     (\"chunks\", then POST /v1/merge), or raise GRADEST_JOB_TIME_BUDGET_SECS"
+                ),
+            ),
+            f => ApiError::from(f.clone()),
+        };
+        serde_json::to_string(&e.problem()).unwrap_or_default()
     }
 
     fn invalid(&self, detail: &str) -> String {

@@ -39,13 +39,14 @@ pub struct EstimateRequest {
     pub estimator: EstimatorFields,
     /// N, the number of samples drawn (at least 2; at most the configured limit).
     #[schema(minimum = 2, example = 100000)]
+    #[serde(deserialize_with = "whole_number")]
     pub samples: u64,
     /// Seed of the sample generator, an integer in [0, 2⁶⁴ − 1]. When omitted
     /// a random seed below 2⁵³ is drawn (exact in every JSON client, doubles
     /// included); the seed used is always returned, and sending it back
     /// reproduces the result bit for bit. A seed above 2⁵³ needs a client that
     /// reads and writes integers exactly (JavaScript's numbers round it).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number_opt")]
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 42)]
     pub seed: Option<u64>,
@@ -67,13 +68,65 @@ pub struct EstimateRequest {
     pub chunks: Option<ChunkRange>,
 }
 
+/// The largest whole number a JSON number written with an exponent (`1e6`)
+/// is read as: 2⁵³, where every whole double is still exact.
+const EXACT_DOUBLES: f64 = 9_007_199_254_740_992.0;
+
+/// A count such as `samples`: a whole number ≥ 0, written `1000000` or `1e6`
+/// (JSON Schema's `integer` counts any number without a fraction as one).
+pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number ≥ 0 (such as 100000 or 1e5)")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::custom(format!("expected a whole number ≥ 0, got {v}")))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+            if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= EXACT_DOUBLES {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!(
+                    "expected a whole number ≥ 0 (such as 100000 or 1e5; with an exponent at most 2^53), got {v}"
+                )))
+            }
+        }
+    }
+    deserializer.deserialize_any(V)
+}
+
+/// An optional [`whole_number`], such as `seed` (`null` is no seed).
+pub fn whole_number_opt<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    struct Whole(u64);
+    impl<'de> Deserialize<'de> for Whole {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            whole_number(deserializer).map(Whole)
+        }
+    }
+    Ok(Option::<Whole>::deserialize(deserializer)?.map(|w| w.0))
+}
+
 /// A range of a job's chunks: `count` chunks from `start` (0-based).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"start": 0, "count": 16}))]
 pub struct ChunkRange {
+    #[serde(deserialize_with = "whole_number")]
     pub start: u64,
     #[schema(minimum = 1)]
+    #[serde(deserialize_with = "whole_number")]
     pub count: u64,
 }
 
@@ -93,9 +146,11 @@ pub struct CompareRequest {
     pub objective: String,
     /// N, the number of samples each estimator draws.
     #[schema(minimum = 2)]
+    #[serde(deserialize_with = "whole_number")]
     pub samples: u64,
-    /// Seed shared by every estimator (a u64; random when omitted, always returned).
-    #[serde(default)]
+    /// Seed shared by every estimator (as for an estimate: random below 2⁵³
+    /// when omitted, always returned).
+    #[serde(default, deserialize_with = "whole_number_opt")]
     pub seed: Option<u64>,
     #[serde(default)]
     pub on_non_finite: Option<NonFiniteSpec>,

@@ -173,8 +173,11 @@ pub struct ControlVariateOut {
 pub struct DiagnosticsOut {
     /// N, the samples drawn (0 for exact enumeration).
     pub samples: u64,
-    /// The seed used (a u64: parse it as such, it may exceed 2⁵³).
-    pub seed: u64,
+    /// The seed used (drawn below 2⁵³ when the request had none; a seed sent
+    /// above it comes back as sent, so read it as an exact integer). Absent
+    /// for exact enumeration, which samples nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
     pub elapsed_ms: f64,
     pub samples_per_second: f64,
     /// Samples dropped because f or a gradient term was not finite
@@ -270,7 +273,7 @@ impl From<&Estimate> for EstimateResponse {
                 .map(|r| ReferenceOut::new(r, &e.layout)),
             diagnostics: DiagnosticsOut {
                 samples: d.samples,
-                seed: d.seed,
+                seed: (d.samples > 0).then_some(d.seed),
                 elapsed_ms: d.elapsed_ms,
                 samples_per_second: d.samples_per_second,
                 non_finite: d.non_finite,

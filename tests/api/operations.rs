@@ -58,23 +58,52 @@ async fn request_ids_are_made_or_propagated() {
     assert_eq!(response.headers()["x-request-id"], "abc-123");
 }
 
+/// A request that cannot finish within its budget is refused once its first
+/// chunks show its pace (5% of the budget, at least 50 ms): a 422 naming
+/// `samples`, saying how many would fit and pointing at `/v1/jobs` — not a 503
+/// after the whole budget, which clients would retry. The same budget runs an
+/// ordinary request (negative control).
 #[tokio::test]
-async fn a_run_past_its_time_budget_is_a_problem_not_a_hang() {
-    let app = spawn_app_with(|c| c.limits.time_budget_secs = 0.3).await;
+async fn a_request_too_large_for_its_budget_is_refused_up_front_naming_samples() {
+    let app = spawn_app_with(|c| c.limits.time_budget_secs = 2.0).await;
     let started = Instant::now();
     let response = app.post("/v1/estimate", &endless_job()).await;
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 422);
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(
-        problem["type"], "urn:gradest:problem:time-budget-exceeded",
-        "{problem}"
-    );
+    assert_eq!(problem["pointer"], "/samples", "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    for needle in ["1000000000 samples", "send at most", "POST /v1/jobs"] {
+        assert!(detail.contains(needle), "{needle:?} not in {detail}");
+    }
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
         started.elapsed()
     );
     assert!(app.healthy().await);
+    app.post_ok("/v1/estimate", &normal_job()).await;
+}
+
+/// A job refused for its pace fails with advice for jobs (not "use a job").
+#[tokio::test]
+async fn a_job_too_large_for_its_budget_fails_with_advice_for_jobs() {
+    let app = spawn_app_with(|c| c.limits.job_time_budget_secs = 2.0).await;
+    let response = app.post("/v1/jobs", &endless_job()).await;
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let job = loop {
+        let job: Value = app.get(&location).await.json().await.unwrap();
+        if job["status"] != "queued" && job["status"] != "running" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "the job still runs: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job["status"], "failed", "{job}");
+    let detail = job["error"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("GRADEST_JOB_TIME_BUDGET_SECS"), "{job}");
+    assert!(!detail.contains("POST /v1/jobs"), "{job}");
 }
 
 #[tokio::test]
@@ -102,11 +131,11 @@ async fn a_client_that_disconnects_frees_its_slot() {
 
 #[tokio::test]
 async fn shutdown_lets_running_requests_finish() {
-    // The request runs until its time budget (1.5 s) ends it with a 503 answer;
-    // shutdown starts 0.5 s in, so the request is surely in flight (not yet
-    // connected, it would be refused; already answered, the test would prove
-    // nothing), and must still get its answer.
-    let mut app = spawn_app_with(|c| c.limits.time_budget_secs = 1.5).await;
+    // The request runs until its pilot (5% of a 30 s budget: 1.5 s) refuses it
+    // with a 422 answer; shutdown starts 0.5 s in, so the request is surely in
+    // flight (not yet connected, it would be refused; already answered, the
+    // test would prove nothing), and must still get its answer.
+    let mut app = spawn_app_with(|c| c.limits.time_budget_secs = 30.0).await;
     let (client, url) = (app.client.clone(), app.url("/v1/estimate"));
     let request = tokio::spawn(async move { client.post(url).json(&endless_job()).send().await });
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -115,12 +144,9 @@ async fn shutdown_lets_running_requests_finish() {
         .await
         .unwrap()
         .expect("the running request got its answer");
-    assert_eq!(response.status(), 503);
+    assert_eq!(response.status(), 422);
     let problem: Value = response.json().await.unwrap();
-    assert_eq!(
-        problem["type"], "urn:gradest:problem:time-budget-exceeded",
-        "{problem}"
-    );
+    assert_eq!(problem["pointer"], "/samples", "{problem}");
     let served = tokio::time::timeout(Duration::from_secs(30), app.server).await;
     assert!(
         matches!(served, Ok(Ok(Ok(())))),

@@ -160,6 +160,65 @@ pub(super) fn run_chunk(
 pub(super) struct Watch<'a> {
     pub controls: &'a Controls<'a>,
     pub gate: &'a dyn ChunkGate,
+    pub pace: &'a Pace,
+}
+
+/// Where a run's chunks started from, to project when it would end.
+///
+/// A run that has used at least a twentieth of its budget (and 50 ms) with
+/// `done` of its `todo` samples drawn is projected to take
+/// elapsed · todo / done; past its budget by a tenth or more it stops with
+/// [`RunError::BeyondBudget`] then, a few seconds in, instead of at the
+/// deadline after the whole budget. The projection reads the clock only where
+/// the deadline check does, and never changes a result: a run either ends
+/// with the same bits or stops.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pace {
+    /// When the run's chunks started.
+    pub started: Instant,
+    /// The progress counter then (chunks resumed from checkpoints included).
+    pub progress0: u64,
+    /// Samples the run's chunks draw.
+    pub todo: u64,
+}
+
+/// The share of the budget a run must have used before it is projected.
+const PILOT_SHARE: f64 = 0.05;
+/// The shortest pilot, in seconds.
+const PILOT_MIN_SECS: f64 = 0.05;
+/// How far past its budget a projection may end before the run is stopped.
+const PROJECTION_SLACK: f64 = 1.1;
+
+impl Pace {
+    /// `Err` when the run, at its pace so far, would end well past `deadline`.
+    fn check(
+        &self,
+        now: Instant,
+        deadline: Instant,
+        progress: u64,
+        total: u64,
+    ) -> Result<(), RunError> {
+        let done = progress.saturating_sub(self.progress0);
+        let budget = deadline
+            .saturating_duration_since(self.started)
+            .as_secs_f64();
+        let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
+        if done == 0 || done >= self.todo || elapsed < (budget * PILOT_SHARE).max(PILOT_MIN_SECS) {
+            return Ok(());
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let projected = elapsed * self.todo as f64 / done as f64;
+        if projected > budget * PROJECTION_SLACK {
+            return Err(RunError::BeyondBudget {
+                done: progress,
+                total,
+                pilot_secs: elapsed,
+                projected_secs: projected,
+                budget_secs: budget,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Where a chunk's per-component moments go (zero on entry).
@@ -196,7 +255,7 @@ fn chunk(
     let mut xs = XStats::new(d);
     for b in plan.batches(plan.chunk_len(c)) {
         watch.gate.pause();
-        check_controls(controls, job.samples, unclocked, plan.batch as u64)?;
+        check_controls(watch, job.samples, unclocked, plan.batch as u64)?;
         *unclocked = unclocked.saturating_add(b as u64);
         let info = sampler.step(&job.objective, &mut rng, ws, batch, b);
         if counts_underflow {
@@ -225,18 +284,20 @@ fn chunk(
     Ok(out)
 }
 
-/// Stops on cancellation (checked before every batch) or past the deadline.
+/// Stops on cancellation (checked before every batch), past the deadline, or
+/// when the run's [`Pace`] projects it well past the deadline.
 /// The clock is read before a worker's first batch and then once a full
 /// batch's worth of samples (`plan.batch`) has been drawn since the last
 /// reading: before every batch of an ordinary chunk, and not 64 times for a
 /// small job's 64 chunks of a few samples (a reading costs about what drawing
 /// a sample does).
 fn check_controls(
-    controls: &Controls<'_>,
+    watch: Watch<'_>,
     total: u64,
     unclocked: &mut u64,
     every: u64,
 ) -> Result<(), RunError> {
+    let controls = watch.controls;
     if controls.cancel.load(Ordering::Relaxed) {
         return Err(RunError::Cancelled);
     }
@@ -247,13 +308,11 @@ fn check_controls(
         return Ok(());
     }
     *unclocked = 0;
-    if Instant::now() >= deadline {
-        return Err(RunError::DeadlineExceeded {
-            done: controls.progress.load(Ordering::Relaxed),
-            total,
-        });
+    let (now, done) = (Instant::now(), controls.progress.load(Ordering::Relaxed));
+    if now >= deadline {
+        return Err(RunError::DeadlineExceeded { done, total });
     }
-    Ok(())
+    watch.pace.check(now, deadline, done, total)
 }
 
 /// Samples with an entry below the smallest normal f64 (0 or a subnormal).
@@ -428,5 +487,70 @@ impl XStats {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pace, RunError};
+    use std::time::{Duration, Instant};
+
+    /// A run of 1,000 samples with a 10 s budget, `done` of them drawn
+    /// `elapsed_ms` in.
+    fn check(elapsed_ms: u64, done: u64) -> Result<(), RunError> {
+        let started = Instant::now();
+        let pace = Pace {
+            started,
+            progress0: 0,
+            todo: 1_000,
+        };
+        let now = started + Duration::from_millis(elapsed_ms);
+        pace.check(now, started + Duration::from_secs(10), done, 1_000)
+    }
+
+    #[test]
+    fn a_run_is_not_judged_before_its_pilot() {
+        // 0.4 s in (the pilot is 5% of 10 s), 1 sample of 1,000: 400 s projected.
+        assert!(check(400, 1).is_ok());
+        // Nothing drawn yet, or everything: no projection.
+        assert!(check(5_000, 0).is_ok());
+        assert!(check(5_000, 1_000).is_ok());
+    }
+
+    #[test]
+    fn a_run_projected_past_its_budget_stops_with_the_projection() {
+        // 1 s in, 50 of 1,000: 20 s projected for a 10 s budget.
+        match check(1_000, 50) {
+            Err(RunError::BeyondBudget {
+                done,
+                total,
+                projected_secs,
+                budget_secs,
+                ..
+            }) => {
+                assert_eq!((done, total), (50, 1_000));
+                assert!((projected_secs - 20.0).abs() < 1e-9, "{projected_secs}");
+                assert!((budget_secs - 10.0).abs() < 1e-9, "{budget_secs}");
+            }
+            other => panic!("expected BeyondBudget, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_run_projected_within_its_slack_goes_on() {
+        // 1 s in, 95 of 1,000: 10.5 s projected, within 1.1 × 10 s.
+        assert!(check(1_000, 95).is_ok());
+        // Resumed from checkpoints: only the samples drawn since count.
+        let started = Instant::now();
+        let pace = Pace {
+            started,
+            progress0: 900,
+            todo: 100,
+        };
+        let now = started + Duration::from_secs(1);
+        assert!(
+            pace.check(now, started + Duration::from_secs(10), 950, 1_000)
+                .is_ok()
+        );
     }
 }

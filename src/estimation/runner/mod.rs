@@ -35,7 +35,7 @@ use std::time::Instant;
 
 pub use crate::estimation::job::{ChunkGate, Ungated};
 pub use crate::estimation::rng::chunk_rng;
-use chunk::{ChunkOut, Scratch, Summaries, Watch, run_chunk};
+use chunk::{ChunkOut, Pace, Scratch, Summaries, Watch, run_chunk};
 use hooks::Entered;
 pub use hooks::Hooks;
 use merge::Merged;
@@ -395,6 +395,11 @@ fn run_chunks(
         .max(1);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let pace = Pace {
+        started: Instant::now(),
+        progress0: controls.progress.load(Ordering::Relaxed),
+        todo: todo.iter().map(|&c| plan.chunk_len(c)).sum(),
+    };
     let work = || {
         let mut done = Summaries::new(job, todo.len().div_ceil(threads));
         let mut scratch: Option<Scratch> = None;
@@ -407,6 +412,7 @@ fn run_chunks(
             let watch = Watch {
                 controls,
                 gate: hooks.gate,
+                pace: &pace,
             };
             let ok = run_chunk(job, sampler, plan, c, watch, scratch, &mut done);
             if !ok {

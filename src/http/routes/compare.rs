@@ -30,8 +30,8 @@ use crate::jobs::{Class, Deadline, Handle, estimate};
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid; `pointer` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The comparison did not finish within its time budget", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid; `pointer` names it. Also `/samples` when, at the pace of its first chunks, the comparison could not finish within the request time budget: the detail says how many samples would fit (send the body to `POST /v1/jobs` to run it in the background)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded: the comparison was on pace to finish but was slowed past its time budget (waiting for a free slot included); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn compare_create(

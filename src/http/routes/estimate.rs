@@ -15,9 +15,11 @@ use crate::jobs::{Class, Deadline, Handle, default_hooks, execute};
 
 /// Run one estimation and wait for the result.
 ///
-/// The run is cancelled if the client disconnects, and refused with 503 if it
-/// does not finish within the request time budget (waiting for a free slot
-/// included).
+/// The run is cancelled if the client disconnects. A run that cannot finish
+/// within the request time budget is refused with 422 naming `samples` as soon
+/// as its first chunks show its pace (5% of the budget, at least 50 ms); 503
+/// with `Retry-After` is for overload only: a run on pace that was slowed past
+/// the budget (waiting for a free slot included).
 #[utoipa::path(
     post,
     path = "/v1/estimate",
@@ -28,8 +30,8 @@ use crate::jobs::{Class, Deadline, Handle, default_hooks, execute};
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is over the size limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not declared as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid; `pointer` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The run did not finish within its time budget", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid; `pointer` names it. Also `/samples` when, at the pace of its first chunks, the run could not finish within the request time budget: the detail says how many samples would fit (send the body to `POST /v1/jobs` to run it in the background)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Overloaded: the run was on pace to finish but was slowed past its time budget (waiting for a free slot included); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn estimate_create(
